@@ -1,0 +1,140 @@
+"""Attention machinery shared by the modules: 8x8 windows, relative position bias, shifted-window
+masks (cached per size), window attention (SFM, SAM) and transposed channel attention (CFM).
+
+Features are kept channels-last, ``(B, H, W, C)``: a token is a pixel, as in the official code.
+"""
+
+from functools import lru_cache
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+WINDOW = 8  # window size of every window attention (afunet-architecture.md, Sec. 2)
+MASK_VALUE = -100.0  # logit added between tokens of different regions in shifted windows
+
+
+def window_partition(x: torch.Tensor, ws: int = WINDOW) -> torch.Tensor:
+    """(B, H, W, C) -> (B, nW, ws*ws, C), windows in row-major order, tokens row-major inside."""
+    b, h, w, c = x.shape
+    x = x.view(b, h // ws, ws, w // ws, ws, c).transpose(2, 3)
+    return x.reshape(b, (h // ws) * (w // ws), ws * ws, c)
+
+
+def window_reverse(windows: torch.Tensor, h: int, w: int, ws: int = WINDOW) -> torch.Tensor:
+    """(B, nW, ws*ws, C) -> (B, H, W, C); the inverse of :func:`window_partition`."""
+    b, c = windows.shape[0], windows.shape[-1]
+    x = windows.view(b, h // ws, w // ws, ws, ws, c).transpose(2, 3)
+    return x.reshape(b, h, w, c)
+
+
+def relative_position_index(ws: int = WINDOW) -> torch.Tensor:
+    """(ws*ws, ws*ws) int64: row of the bias table for query i and key j (Swin)."""
+    coords = torch.stack(torch.meshgrid(torch.arange(ws), torch.arange(ws), indexing="ij")).flatten(1)
+    rel = (coords[:, :, None] - coords[:, None, :]) + (ws - 1)
+    return rel[0] * (2 * ws - 1) + rel[1]
+
+
+@lru_cache(maxsize=16)
+def shifted_window_mask(h: int, w: int, shift: int, device: torch.device, ws: int = WINDOW) -> torch.Tensor:
+    """(nW, 1, ws*ws, ws*ws) float32 mask of a window shift on an H x W map: 0 or -100 (Swin)."""
+    labels = torch.zeros(1, h, w, 1)
+    bands = (slice(0, -ws), slice(-ws, -shift), slice(-shift, None))
+    for n, (rows, cols) in enumerate((r, c) for r in bands for c in bands):
+        labels[:, rows, cols, :] = n
+    lw = window_partition(labels, ws).squeeze(-1)[0]  # (nW, ws*ws)
+    mask = (lw[:, :, None] != lw[:, None, :]).float() * MASK_VALUE
+    return mask.unsqueeze(1).to(device)
+
+
+class RelativePositionBias(nn.Module):
+    """Learned bias per head for every (query, key) offset in a window: a (2ws-1)^2 x heads table."""
+
+    def __init__(self, heads: int, ws: int = WINDOW) -> None:
+        super().__init__()
+        self.table = nn.Parameter(torch.zeros((2 * ws - 1) ** 2, heads))
+        self.register_buffer("relative_position_index", relative_position_index(ws), persistent=False)
+        nn.init.trunc_normal_(self.table, std=0.02)
+
+    def forward(self) -> torch.Tensor:
+        """-> (heads, ws*ws, ws*ws)."""
+        n = self.relative_position_index.shape[0]
+        return self.table[self.relative_position_index.view(-1)].view(n, n, -1).permute(2, 0, 1)
+
+
+def windowed_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int, bias: torch.Tensor
+) -> torch.Tensor:
+    """Multi-head attention inside windows.
+
+    q, k, v: (B, nW, N, C) with heads laid out head-major over C; bias: broadcastable to
+    (B, nW, heads, N, N). Returns (B, nW, N, C). Scale is head_dim^-0.5 as in Swin.
+    """
+    b, nw, n, c = q.shape
+
+    def split(t: torch.Tensor) -> torch.Tensor:
+        return t.view(b, nw, n, heads, c // heads).transpose(2, 3)
+
+    out = F.scaled_dot_product_attention(split(q), split(k), split(v), attn_mask=bias.to(q.dtype))
+    return out.transpose(2, 3).reshape(b, nw, n, c)
+
+
+class WindowSelfAttention(nn.Module):
+    """Swin window self-attention with relative position bias (used by the SFM blocks)."""
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.rpb = RelativePositionBias(heads)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (B, nW, N, C) windows; mask: (nW, 1, N, N) or None -> (B, nW, N, C)."""
+        q, k, v = self.qkv(x).chunk(3, dim=-1)
+        bias = self.rpb() if mask is None else self.rpb() + mask
+        return self.proj(windowed_attention(q, k, v, self.heads, bias))
+
+
+class WindowCrossAttention(nn.Module):
+    """Window cross-attention: queries from one feature, keys and values from another (SAM, Eq. 12)."""
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(dim, 2 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.rpb = RelativePositionBias(heads)
+
+    def forward(self, x_q: torch.Tensor, x_kv: torch.Tensor) -> torch.Tensor:
+        """x_q, x_kv: (B, nW, N, C) windows -> (B, nW, N, C)."""
+        k, v = self.kv(x_kv).chunk(2, dim=-1)
+        return self.proj(windowed_attention(self.q(x_q), k, v, self.heads, self.rpb()))
+
+
+class ChannelAttention(nn.Module):
+    """Transposed (channel) attention of Restormer, with the query and the keys from different
+    features: softmax(q^ k^T * temperature) v over C/heads x C/heads matrices, global over H x W."""
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.temperature = nn.Parameter(torch.ones(heads, 1, 1))
+        self.q = nn.Conv2d(dim, dim, 1, bias=False)
+        self.k = nn.Conv2d(dim, dim, 1, bias=False)
+        self.v = nn.Conv2d(dim, dim, 1, bias=False)
+        self.project_out = nn.Conv2d(dim, dim, 1, bias=False)
+
+    def forward(self, x_q: torch.Tensor, x_kv: torch.Tensor) -> torch.Tensor:
+        """x_q, x_kv: (B, H, W, C) -> (B, H, W, C). The 1x1 convolutions act per token."""
+        b, h, w, c = x_q.shape
+
+        def heads(t: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:  # -> (B, heads, C/heads, H*W)
+            return F.linear(t, conv.weight.flatten(1)).view(b, h * w, self.heads, -1).permute(0, 2, 3, 1)
+
+        q = F.normalize(heads(x_q, self.q), dim=-1)
+        k = F.normalize(heads(x_kv, self.k), dim=-1)
+        attn = (q @ k.transpose(-2, -1) * self.temperature).softmax(dim=-1)
+        out = (attn @ heads(x_kv, self.v)).permute(0, 3, 1, 2).reshape(b, h, w, c)
+        return F.linear(out, self.project_out.weight.flatten(1))
