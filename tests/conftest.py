@@ -27,3 +27,14 @@ def forward_cases() -> dict:
     import torch
 
     return torch.load(shared_path("fixtures", "afunet-official", "forward_cases.pt"))
+
+
+def synth_scenes(
+    out: Path, layout: str = "kalantari", scenes: int = 2, size: tuple[int, int] = (48, 64), seed: int = 0
+):
+    """Write small procedural scenes (no ../shared needed) and return the folder."""
+    from datasets.layouts import LAYOUTS
+    from datasets.synthesize import synthesize
+
+    synthesize(out, LAYOUTS[layout], scenes, seed, size, sources=[], procedural_fraction=1.0)
+    return out

@@ -1,0 +1,249 @@
+"""Synthetic multi-exposure scenes with motion, written in the Kalantari, Hu or Tel layout.
+
+    python -m datasets.synthesize --out DIR --layout kalantari --scenes 8 --seed 0 --size 256x384
+
+A scene is a linear radiance map (a crop of a real HDR image, or procedural content) with moving
+textured foreground objects. The reference exposure and the label share one geometry; the short and
+long exposures see the objects displaced and the camera slightly shifted. A camera model turns each
+frame into a 16-bit LDR: exposure t = 2**EV, shot and read noise, clipping, gamma 2.2, quantisation.
+The label is the noise-free radiance as seen at t = 1 (the scale of the network's output).
+"""
+
+import argparse
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from utils.hdr_io import HDR_EXTENSIONS, ImageIOError, read_hdr, write_hdr, write_ldr16
+
+from .inputs import GAMMA
+from .layouts import LAYOUTS, Layout
+
+DEFAULT_SOURCES = Path(__file__).resolve().parents[2] / "shared" / "data" / "hdr-radiance"
+EV_LADDERS = ((0.0, 2.0, 4.0), (0.0, 3.0, 6.0))
+MARGIN = 40  # pixels rendered around the frame so that shifted content never runs out
+CODES = 65535  # 16-bit quantisation: code = round(65535 * ldr); the readers divide by 65536
+
+
+def find_sources(paths: list[Path]) -> list[Path]:
+    """.hdr/.exr files among the given files and folders (recursively), sorted."""
+    found = []
+    for p in paths:
+        if p.is_dir():
+            found += [f for f in p.rglob("*") if f.suffix.lower() in HDR_EXTENSIONS]
+        elif p.suffix.lower() in HDR_EXTENSIONS:
+            found.append(p)
+        else:
+            raise ImageIOError(f"{p}: not a folder or an .hdr/.exr file")
+    return sorted(set(found))
+
+
+@lru_cache(maxsize=8)
+def load_radiance(path: Path) -> np.ndarray:
+    """A source radiance map, float32 RGB, negatives and non-finite values set to 0."""
+    img = read_hdr(path)
+    return np.where(np.isfinite(img) & (img > 0), img, 0).astype(np.float32)
+
+
+def smooth_field(h: int, w: int, cells: int, rng: np.random.Generator, channels: int = 1) -> np.ndarray:
+    """Gaussian noise on a coarse grid, upsampled bicubically: (h, w, channels)."""
+    grid = rng.standard_normal((cells, max(2, cells * w // h), channels)).astype(np.float32)
+    return cv2.resize(grid, (w, h), interpolation=cv2.INTER_CUBIC).reshape(h, w, channels)
+
+
+def procedural_radiance(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    """Log-domain smooth fields, fine texture, stripes and a few light sources: (h, w, 3) radiance."""
+    log2 = 1.5 * smooth_field(h, w, 3, rng) + 0.8 * smooth_field(h, w, 12, rng) + 0.3 * smooth_field(h, w, 4, rng, 3)
+    log2 += 0.15 * rng.standard_normal((h, w, 1)).astype(np.float32)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    angle, period = rng.uniform(0, np.pi), rng.uniform(4, 24)
+    stripes = np.sin((xx * np.cos(angle) + yy * np.sin(angle)) * 2 * np.pi / period)
+    region = smooth_field(h, w, 2, rng)[..., 0] > 0.3
+    log2 += (0.7 * stripes * region)[..., None]
+    for _ in range(rng.integers(1, 4)):  # light sources several stops above the scene
+        cy, cx, r = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(0.3, 1.0) * max(3.0, 0.08 * min(h, w))
+        blob = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * r * r))
+        log2 += (rng.uniform(5, 9) * blob)[..., None]
+    return np.exp2(log2).astype(np.float32)
+
+
+def crop_source(src: np.ndarray, h: int, w: int, panorama: bool, rng: np.random.Generator) -> np.ndarray:
+    """A random (h, w) crop of a source, rescaled at random; panoramas are cut near the horizon."""
+    sh, sw = src.shape[:2]
+    usable_h = 0.6 * sh if panorama else sh
+    scale = max(h / usable_h, w / sw, rng.uniform(0.5, 1.0))
+    nh, nw = int(np.ceil(sh * scale)), int(np.ceil(sw * scale))
+    src = cv2.resize(src, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    lo, hi = (int(0.2 * nh), int(0.8 * nh) - h) if panorama else (0, nh - h)
+    y = int(rng.integers(lo, max(lo, hi) + 1))
+    x = int(rng.integers(0, nw - w + 1))
+    crop = np.maximum(src[y : y + h, x : x + w], 0)
+    return crop[:, ::-1] if rng.random() < 0.5 else crop
+
+
+def normalise(radiance: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Scale so that the 99.9th luminance percentile sits at 0.5-0.95 of the short exposure's range."""
+    lum = radiance.mean(axis=-1)
+    ref = np.percentile(lum[lum > 0], 99.9) if np.any(lum > 0) else 1.0
+    return radiance * np.float32(rng.uniform(0.5, 0.95) / max(ref, 1e-12))
+
+
+def object_mask(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    """A soft-edged random ellipse or polygon, (h, w) in [0, 1]."""
+    mask = np.zeros((h, w), np.float32)
+    cy, cx = h / 2, w / 2
+    if rng.random() < 0.5:
+        axes = (int(rng.uniform(0.25, 0.48) * w), int(rng.uniform(0.25, 0.48) * h))
+        cv2.ellipse(mask, (int(cx), int(cy)), axes, float(rng.uniform(0, 180)), 0, 360, 1.0, -1, cv2.LINE_AA)
+    else:
+        n = int(rng.integers(3, 8))
+        ang = np.sort(rng.uniform(0, 2 * np.pi, n))
+        rad = rng.uniform(0.25, 0.48, n) * min(h, w)
+        pts = np.stack([cx + rad * np.cos(ang), cy + rad * np.sin(ang)], axis=1).astype(np.int32)
+        cv2.fillPoly(mask, [pts], 1.0, cv2.LINE_AA)
+    return cv2.GaussianBlur(mask, (0, 0), 1.0)
+
+
+class SceneSynthesizer:
+    """Renders the three radiance frames and the label of one scene, then the camera's LDRs."""
+
+    def __init__(self, sources: list[Path], procedural_fraction: float) -> None:
+        self.sources, self.procedural_fraction = sources, procedural_fraction
+
+    def content(self, h: int, w: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+        """A radiance crop and where it came from."""
+        if self.sources and rng.random() >= self.procedural_fraction:
+            path = self.sources[int(rng.integers(len(self.sources)))]
+            src = load_radiance(path)
+            panorama = src.shape[1] >= 1.9 * src.shape[0]
+            return crop_source(src, h, w, panorama, rng), str(path)
+        return procedural_radiance(h, w, rng), "procedural"
+
+    def scene(self, h: int, w: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """-> radiance frames (3, h, w, 3) (short, reference, long), label (h, w, 3), content origins."""
+        big_h, big_w = h + 2 * MARGIN, w + 2 * MARGIN
+        background, origin = self.content(big_h, big_w, rng)
+        origins = [origin]
+        background = normalise(background, rng)
+        objects = []
+        for _ in range(int(rng.integers(1, 4))):
+            oh, ow = (int(rng.uniform(0.25, 0.5) * min(h, w)) for _ in range(2))
+            texture, origin = self.content(oh, ow, rng)
+            origins.append(origin)
+            texture = normalise(texture, rng) * np.float32(2.0 ** rng.uniform(-3, 1))
+            pos = np.array([rng.uniform(MARGIN, MARGIN + h - oh), rng.uniform(MARGIN, MARGIN + w - ow)])
+            motion = [rng.uniform(4, 30) * _unit(rng) for _ in range(2)]  # frames 1 and 3
+            objects.append((texture, object_mask(oh, ow, rng), pos, motion))
+        frames = []
+        for f in range(3):
+            camera = np.zeros(2) if f == 1 else rng.uniform(-3, 3, 2)
+            frame = _translate(background, camera)
+            for texture, mask, pos, motion in objects:
+                offset = pos + camera + (0 if f == 1 else motion[f // 2])
+                frame = _composite(frame, texture, mask, offset)
+            frames.append(np.clip(frame[MARGIN : MARGIN + h, MARGIN : MARGIN + w], 0, 1))
+        return np.stack(frames), frames[1].copy(), origins
+
+
+def camera(radiance: np.ndarray, t: float, shot: float, read: float, rng: np.random.Generator) -> np.ndarray:
+    """Linear radiance at t = 1 -> 16-bit LDR codes: exposure, shot + read noise, clipping, gamma, quantisation."""
+    x = radiance * np.float32(t)
+    x = x + np.sqrt(shot * np.clip(x, 0, 1) + read**2).astype(np.float32) * rng.standard_normal(x.shape, np.float32)
+    ldr = np.power(np.clip(x, 0, 1), np.float32(1 / GAMMA))
+    return np.round(ldr * CODES).astype(np.uint16)
+
+
+def write_scene(folder: Path, layout: Layout, index: int, codes: np.ndarray, ev: tuple, label: np.ndarray) -> None:
+    """Write one scene folder in the layout's naming: three 16-bit TIFFs, the exposure file, the label."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, c in zip(layout.ldr_file_names(index), codes):
+        write_ldr16(folder / name, c)
+    newline = "\r\n" if layout.name == "kalantari" else "\n"  # real Kalantari files use CRLF
+    (folder / layout.exposure_file_name).write_bytes("".join(f"{v:.6f}{newline}" for v in ev).encode())
+    write_hdr(folder / layout.label_file_name, label)
+
+
+def synthesize(
+    out: Path, layout: Layout, scenes: int, seed: int, size: tuple[int, int], sources: list[Path],
+    procedural_fraction: float = 0.2, ev: tuple | None = None, start: int = 0,
+) -> list[str]:  # fmt: skip
+    """Write ``scenes`` scene folders into ``out``; return one provenance line per scene."""
+    synth = SceneSynthesizer(sources, procedural_fraction)
+    lines = []
+    for i in tqdm(range(start, start + scenes), desc=f"synthesizing {layout.name} scenes", unit="scene"):
+        rng = np.random.default_rng((seed, i))
+        frames, label, origins = synth.scene(*size, rng)
+        ladder = ev or EV_LADDERS[int(rng.random() < 0.25)]
+        shot, read = 10 ** rng.uniform(-4.5, -3.5), 10 ** rng.uniform(-4, -3)
+        codes = np.stack([camera(fr, 2.0**e, shot, read, rng) for fr, e in zip(frames, ladder)])
+        name = layout.scene_name(i)
+        write_scene(out / name, layout, i, codes, ladder, label)
+        lines.append(f"{name}\tEV {ladder}\t" + "; ".join(origins))
+    return lines
+
+
+def _unit(rng: np.random.Generator) -> np.ndarray:
+    a = rng.uniform(0, 2 * np.pi)
+    return np.array([np.sin(a), np.cos(a)])
+
+
+def _translate(img: np.ndarray, dyx: np.ndarray) -> np.ndarray:
+    m = np.float32([[1, 0, dyx[1]], [0, 1, dyx[0]]])
+    return cv2.warpAffine(img, m, img.shape[1::-1], flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+def _composite(frame: np.ndarray, texture: np.ndarray, mask: np.ndarray, yx: np.ndarray) -> np.ndarray:
+    """Paste texture with alpha mask at sub-pixel top-left yx into frame."""
+    h, w = frame.shape[:2]
+    m = np.float32([[1, 0, yx[1]], [0, 1, yx[0]]])
+    alpha = cv2.warpAffine(mask, m, (w, h), flags=cv2.INTER_LINEAR)[..., None]
+    tex = cv2.warpAffine(texture, m, (w, h), flags=cv2.INTER_LINEAR)
+    return frame * (1 - alpha) + tex * alpha
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'256x384' -> (256, 384) = (height, width)."""
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 256x384 (HxW), got {text!r}") from None
+    if h < 16 or w < 16:
+        raise argparse.ArgumentTypeError(f"size must be at least 16x16, got {text!r}")
+    return h, w
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--out", type=Path, required=True, help="folder that receives the scene folders")
+    p.add_argument("--layout", choices=sorted(LAYOUTS), default="kalantari", help="file naming (default: %(default)s)")
+    p.add_argument("--scenes", type=int, default=8, help="number of scenes (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same scenes (default: %(default)s)")
+    p.add_argument("--start", type=int, default=0, help="index of the first scene (names and seeds follow it)")
+    p.add_argument("--size", type=parse_size, default=(256, 384), help="HxW of each scene (default: 256x384)")
+    p.add_argument("--source", type=Path, nargs="*", default=None,
+                   help=f".hdr/.exr files or folders (default: {DEFAULT_SOURCES} if present)")  # fmt: skip
+    p.add_argument("--procedural", type=float, default=0.2, help="share of procedural content (default: %(default)s)")
+    p.add_argument("--ev", type=float, nargs=3, default=None, help="fixed EV ladder, e.g. 0 2 4 (default: random)")
+    args = p.parse_args(argv)
+    try:
+        paths = args.source if args.source is not None else ([DEFAULT_SOURCES] if DEFAULT_SOURCES.is_dir() else [])
+        sources = find_sources(paths)
+        lines = synthesize(args.out, LAYOUTS[args.layout], args.scenes, args.seed, args.size, sources,
+                           args.procedural, tuple(args.ev) if args.ev else None, args.start)  # fmt: skip
+    except ImageIOError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    with open(args.out / "SOURCES.txt", "a") as f:
+        f.write("".join(line + "\n" for line in lines))
+    print(f"wrote {len(lines)} {args.layout} scenes to {args.out} ({len(sources)} radiance maps available)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

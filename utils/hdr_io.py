@@ -1,0 +1,68 @@
+"""Image files: LDR exposures (16-/8-bit TIFF, PNG, JPEG), Radiance .hdr / OpenEXR, tone-mapped PNG.
+
+Every reader returns float32 RGB ``(H, W, 3)``; every failure is an ``ImageIOError`` whose message
+names the file and the problem in one line.
+"""
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+LDR_EXTENSIONS = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+HDR_EXTENSIONS = (".hdr", ".exr")
+# Official decoding: 16-bit codes are divided by 2**16 (not 65535); 8-bit codes likewise by 2**8.
+LDR_SCALE = {np.dtype(np.uint16): 2.0**16, np.dtype(np.uint8): 2.0**8}
+
+
+class ImageIOError(OSError):
+    """A file that cannot be read or written as an image; the message names the file."""
+
+
+def _imread(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise ImageIOError(f"{path.name}: file not found")
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise ImageIOError(f"{path.name}: unreadable or not an image")
+    if img.ndim != 3 or img.shape[2] < 3:
+        raise ImageIOError(f"{path.name}: expected a colour (3-channel) image, got shape {img.shape}")
+    return np.ascontiguousarray(img[:, :, 2::-1])  # BGR(A) -> RGB
+
+
+def read_ldr(path: str | Path) -> np.ndarray:
+    """An LDR exposure as float32 RGB in [0, 1): 16-bit codes / 65536, 8-bit codes / 256."""
+    img = _imread(Path(path))
+    if img.dtype not in LDR_SCALE:
+        raise ImageIOError(f"{Path(path).name}: expected 8- or 16-bit integer pixels, got {img.dtype}")
+    return img.astype(np.float32) / np.float32(LDR_SCALE[img.dtype])
+
+
+def read_hdr(path: str | Path) -> np.ndarray:
+    """A linear HDR image (.hdr or .exr) as float32 RGB, unnormalised and unclipped."""
+    img = _imread(Path(path))
+    if img.dtype.kind != "f":
+        raise ImageIOError(f"{Path(path).name}: expected floating-point HDR pixels, got {img.dtype}")
+    return img.astype(np.float32)
+
+
+def write_ldr16(path: str | Path, rgb: np.ndarray) -> None:
+    """Write 16-bit codes (uint16 RGB, (H, W, 3)) as a TIFF."""
+    _imwrite(Path(path), np.ascontiguousarray(rgb[:, :, ::-1]))
+
+
+def write_hdr(path: str | Path, rgb: np.ndarray) -> None:
+    """Write linear float RGB (H, W, 3) as Radiance .hdr (RGBE) or OpenEXR, by extension."""
+    _imwrite(Path(path), np.ascontiguousarray(rgb[:, :, ::-1].astype(np.float32)))
+
+
+def write_png(path: str | Path, rgb: np.ndarray) -> None:
+    """Write float RGB in [0, 1] (H, W, 3) as an 8-bit PNG."""
+    codes = np.clip(np.round(rgb * 255.0), 0, 255).astype(np.uint8)
+    _imwrite(Path(path), np.ascontiguousarray(codes[:, :, ::-1]))
+
+
+def _imwrite(path: Path, img: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), img):
+        raise ImageIOError(f"{path}: could not be written")
