@@ -164,14 +164,20 @@ class AFUNet(nn.Module):
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
-    """Reflect-pad (B, C, H, W) at the bottom and right so that H and W are multiples of ``multiple``."""
+    """Reflect-pad (B, C, H, W) at the bottom and right so that H and W are multiples of ``multiple``.
+
+    A pad smaller than the image is one reflect pad, as in the official code; a larger one (tiny
+    inputs) is done as repeated reflections.
+    """
     h, w = x.shape[-2:]
     pad_h, pad_w = (-h) % multiple, (-w) % multiple
-    if pad_h == 0 and pad_w == 0:
-        return x
-    if pad_h >= h or pad_w >= w:
-        raise ValueError(f"input {h}x{w} is too small to reflect-pad to a multiple of {multiple}")
-    return F.pad(x, (0, pad_w, 0, pad_h), mode="reflect")
+    while pad_h or pad_w:
+        step_h, step_w = min(pad_h, x.shape[-2] - 1), min(pad_w, x.shape[-1] - 1)
+        if (pad_h and step_h < 1) or (pad_w and step_w < 1):
+            raise ValueError(f"input {h}x{w} is too small to reflect-pad")
+        x = F.pad(x, (0, step_w, 0, step_h), mode="reflect")
+        pad_h, pad_w = pad_h - step_h, pad_w - step_w
+    return x
 
 
 def _init_weights(m: nn.Module) -> None:

@@ -120,3 +120,18 @@ def load_pretrained(model: nn.Module, path: str | Path) -> dict[str, Any]:
 
 def _head(items: list[str], n: int = 5) -> str:
     return "[" + ", ".join(items[:n]) + (", ..." if len(items) > n else "") + "]"
+
+
+def load_model(path: str | Path, **overrides: Any) -> tuple[nn.Module, dict[str, Any]]:
+    """Build the network a checkpoint was trained with (its stored config, else the official one),
+    load its weights strictly, and return (model, checkpoint)."""
+    from .afunet import AFUNet
+
+    ckpt = read_checkpoint(path)
+    config = {**(ckpt.get("config") or {}), **overrides}
+    try:
+        model = AFUNet(**config)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: cannot build the model from its config {config} ({e})") from None
+    load_pretrained(model, path)
+    return model, ckpt

@@ -1,0 +1,35 @@
+"""Evaluate AFUNet on a test set with the official protocol and write tables and predictions.
+
+Full frame in one pass, reflect-padded to a multiple of 128 and cropped back; per-scene PSNR-mu,
+PSNR-l, SSIM-mu, SSIM-l (as the official test computes them) and their mean over scenes.
+"""
+
+import argparse
+import sys
+
+from datasets.layouts import add_dataset_arguments
+from utils.logging import run_cli
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_dataset_arguments(p)
+    p.add_argument("--pretrained_model", default="pretrain_model/AFUNet_synthetic.pth",
+                   help="official or our checkpoint (default: %(default)s)")  # fmt: skip
+    p.add_argument("--save_dir", default="results", help="tables and predictions go here (default: %(default)s)")
+    p.add_argument("--save_inputs", action="store_true", help="also save tone-mapped reference and label PNGs")
+    p.add_argument("--tile", type=int, default=None,
+                   help="bound memory with overlapping NxN tiles (not the paper protocol; off by default)")  # fmt: skip
+    p.add_argument("--tile_overlap", type=int, default=32, help="tile overlap in pixels (default: %(default)s)")
+    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1, ...")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from utils.evaluator import run_test
+
+    return run_test(parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

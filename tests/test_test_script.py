@@ -1,0 +1,85 @@
+"""test.py end to end on synthetic scenes with the official-format checkpoint."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import synth_scenes
+
+import test as test_script
+from datasets import LAYOUTS, TestDataset
+from models import AFUNet, load_pretrained
+from utils.hdr_io import read_hdr
+from utils.inference import predict_full, predict_tiled
+from utils.logging import run_cli
+from utils.metrics import all_metrics
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory):
+    root = tmp_path_factory.mktemp("Kal")
+    synth_scenes(root / "Test" / "Test-set", scenes=2, size=(40, 56), seed=11)
+    return root
+
+
+def test_test_py_end_to_end(scenes, official_checkpoint, tmp_path, capsys):
+    out = tmp_path / "out"
+    (scenes / "Test" / "Test-set" / "003").mkdir(exist_ok=True)  # a scene without label
+    src = scenes / "Test" / "Test-set" / "001"
+    for f in src.iterdir():
+        if f.suffix == ".tif" or f.name == "exposure.txt":
+            (scenes / "Test" / "Test-set" / "003" / f.name).write_bytes(f.read_bytes())
+    rc = run_cli(test_script.main, ["--dataset", "kalantari", "--dataset_dir", str(scenes),
+                                    "--pretrained_model", str(official_checkpoint), "--save_dir", str(out),
+                                    "--save_inputs"])  # fmt: skip
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "AFUNet (paper, kalantari) | 44.91 | 42.59 | 0.9923 | 0.9906" in printed
+    assert "without a label were predicted but not scored: 003" in printed
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert [r["scene"] for r in rows] == ["001", "002", "mean"]
+    report = json.loads((out / "results.json").read_text())
+    assert report["software"]["torch"] == torch.__version__ and report["unlabeled"] == ["003"]
+    for name in ("001", "002", "003"):
+        assert (out / f"{name}.hdr").is_file() and (out / f"{name}_tonemapped.png").is_file()
+    # the tables agree with the metric functions applied to the model's predictions
+    model = AFUNet().eval()
+    load_pretrained(model, official_checkpoint)
+    ds = TestDataset(scenes / "Test" / "Test-set", LAYOUTS["kalantari"])
+    for i, row in enumerate(rows[:2]):
+        item = ds[i]
+        pred = predict_full(model, item["input"][None])[0].numpy()
+        expected = all_metrics(pred, item["label"].numpy())
+        for k, v in expected.items():
+            assert float(row[k]) == pytest.approx(v, abs=2e-6)
+        assert float(row["psnr_mu"]) == pytest.approx(report["scenes"][i]["psnr_mu"], abs=1e-6)
+        # saved .hdr is the prediction up to RGBE precision
+        saved = read_hdr(out / f"{row['scene']}.hdr").transpose(2, 0, 1)
+        assert np.abs(saved - pred).max() <= 0.01 * pred.max()
+    mean = np.mean([float(r["psnr_l"]) for r in rows[:2]])
+    assert float(rows[2]["psnr_l"]) == pytest.approx(mean, abs=1e-5)
+
+
+def test_test_py_user_errors_are_one_line(scenes, official_checkpoint, tmp_path, capsys):
+    assert run_cli(test_script.main, ["--dataset_dir", str(tmp_path / "missing")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "dataset folder not found" in err and err.count("\n") == 1
+    bad = tmp_path / "bad.pth"
+    torch.save({"model": AFUNet(stages=2).state_dict(), "config": {"stages": 3}}, bad)
+    assert run_cli(test_script.main, ["--dataset_dir", str(scenes), "--pretrained_model", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "bad.pth: does not fit this architecture" in err and err.count("\n") == 1
+
+
+def test_tiled_inference_is_close_to_full_frame(official_checkpoint):
+    model = AFUNet().eval()
+    load_pretrained(model, official_checkpoint)
+    x = torch.rand(1, 18, 48, 72)
+    full = predict_full(model, x)
+    tiled = predict_tiled(model, x, tile=48, overlap=16)
+    assert tiled.shape == full.shape
+    assert (tiled - full).abs().mean() < 0.1  # differs (global CFM statistics) but stays close
+    with torch.inference_mode():
+        assert torch.allclose(predict_tiled(model, x, tile=128), model(x), atol=1e-6)  # one tile = whole frame

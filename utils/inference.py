@@ -1,0 +1,50 @@
+"""Inference protocols: the official full frame (reflect-pad to x128, one pass, crop) and tiling."""
+
+import torch
+from torch import nn
+
+from models.afunet import pad_to_multiple
+
+TEST_PAD = 128  # the official test pads the frame's bottom/right to a multiple of 128
+
+
+@torch.inference_mode()
+def predict_full(model: nn.Module, x: torch.Tensor, multiple: int = TEST_PAD) -> torch.Tensor:
+    """Official protocol: (B, 18, H, W) -> (B, 3, H, W), one pass over the reflect-padded frame."""
+    h, w = x.shape[-2:]
+    return model(pad_to_multiple(x, multiple))[:, :, :h, :w]
+
+
+def _starts(size: int, tile: int, stride: int) -> list[int]:
+    starts = list(range(0, max(size - tile, 0) + 1, stride))
+    if starts[-1] + tile < size:
+        starts.append(size - tile)
+    return starts
+
+
+def _ramp(n: int, overlap: int, device: torch.device) -> torch.Tensor:
+    """Blending weights along one axis: linear ramps over ``overlap`` pixels at both ends."""
+    i = torch.arange(n, device=device, dtype=torch.float32)
+    return torch.minimum(torch.minimum(i + 1, n - i) / max(overlap, 1), torch.ones(())).clamp_min(1e-3)
+
+
+@torch.inference_mode()
+def predict_tiled(model: nn.Module, x: torch.Tensor, tile: int, overlap: int = 32) -> torch.Tensor:
+    """Bounded-memory inference: overlapping tile x tile windows blended with linear ramps.
+
+    Not the paper protocol: the CFM channel attention is global over the input, so each tile sees
+    other statistics than the whole frame and results differ slightly.
+    """
+    if overlap >= tile:
+        raise ValueError(f"tile overlap ({overlap}) must be smaller than the tile ({tile})")
+    b, _, h, w = x.shape
+    th, tw = min(tile, h), min(tile, w)
+    out = x.new_zeros(b, 3, h, w)
+    weight = x.new_zeros(1, 1, h, w)
+    wy, wx = _ramp(th, overlap, x.device), _ramp(tw, overlap, x.device)
+    ramp = (wy[:, None] * wx[None, :])[None, None]
+    for y in _starts(h, th, tile - overlap):
+        for x0 in _starts(w, tw, tile - overlap):
+            out[:, :, y : y + th, x0 : x0 + tw] += model(x[:, :, y : y + th, x0 : x0 + tw]) * ramp
+            weight[:, :, y : y + th, x0 : x0 + tw] += ramp
+    return out / weight
