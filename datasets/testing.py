@@ -16,9 +16,9 @@ class TestDataset(Dataset):
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, root: str | Path, layout: Layout) -> None:
+    def __init__(self, root: str | Path, layout: Layout, folders: list[Path] | None = None) -> None:
         self.layout = layout
-        self.folders = list_scenes(root)
+        self.folders = folders if folders is not None else list_scenes(root)
 
     def __len__(self) -> int:
         return len(self.folders)

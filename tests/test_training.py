@@ -1,0 +1,141 @@
+"""train.py: exact resume, signals, atomic saves, NaN handling, learning, VGG errors."""
+
+import math
+import os
+import signal
+
+import pytest
+import torch
+from conftest import synth_scenes
+
+import train as train_script
+from utils import checkpoint as ckpt_module
+from utils import trainer as trainer_module
+from utils.logging import run_cli
+from utils.trainer import cosine_lr, run_training
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("Kal")
+    synth_scenes(root / "Training", scenes=2, size=(40, 48), seed=5)
+    return root
+
+
+def args_for(data_dir, logdir, *extra):
+    return train_script.parse_args([
+        "--dataset_dir", str(data_dir), "--logdir", str(logdir), "--loss", "l1", "--patch_size", "32",
+        "--batch_size", "2", "--repeat", "3", "--epochs", "2", "--num_workers", "0", "--log_every", "1",
+        "--device", "cpu", *extra,
+    ])  # fmt: skip
+
+
+def test_cosine_schedule_matches_the_official_closed_form():
+    assert cosine_lr(1, 400, 5e-4, 5e-6) == pytest.approx(5e-4)
+    assert cosine_lr(200, 400, 5e-4, 5e-6) == pytest.approx(2.544e-4, rel=1e-3)
+    assert cosine_lr(400, 400, 5e-4, 5e-6) == pytest.approx(5.008e-6, rel=1e-3)
+
+
+def test_recipes_fill_defaults_and_fields_override():
+    paper = train_script.parse_args([])
+    assert (paper.batch_size, paper.augmentation, paper.loss, paper.epochs, paper.seed) == (6, "paper", "vgg", 400, 443)
+    official = train_script.parse_args(["--recipe", "official", "--batch_size", "8"])
+    assert (official.batch_size, official.augmentation, official.loss) == (8, "official", "fft")
+
+
+def test_resume_is_bit_identical(data_dir, tmp_path):
+    assert run_training(args_for(data_dir, tmp_path / "straight")) == 0  # 3 iterations per epoch, 6 in all
+    assert run_training(args_for(data_dir, tmp_path / "split", "--max_iters", "4")) == 0
+    assert torch.load(tmp_path / "split" / "latest.pth")["iteration"] == 4
+    assert run_training(args_for(data_dir, tmp_path / "split", "--resume", "auto")) == 0
+    a = torch.load(tmp_path / "straight" / "latest.pth")
+    b = torch.load(tmp_path / "split" / "latest.pth")
+    assert a["iteration"] == b["iteration"] == 6 and a["epoch"] == b["epoch"] == 3
+    for k, v in a["model"].items():
+        assert torch.equal(v, b["model"][k]), k
+    for pid, st in a["optimizer"]["state"].items():
+        for k in ("exp_avg", "exp_avg_sq"):
+            assert torch.equal(st[k], b["optimizer"]["state"][pid][k])
+
+
+def test_sigterm_saves_and_resume_continues(data_dir, tmp_path, monkeypatch):
+    original = trainer_module.Trainer.step
+
+    def step_then_signal(self, batch):
+        loss = original(self, batch)
+        if self.iteration == 1:  # this step is iteration 2
+            os.kill(os.getpid(), signal.SIGTERM)
+        return loss
+
+    monkeypatch.setattr(trainer_module.Trainer, "step", step_then_signal)
+    assert run_training(args_for(data_dir, tmp_path / "run")) == 0
+    saved = torch.load(tmp_path / "run" / "latest.pth")
+    assert saved["iteration"] == 2
+    monkeypatch.setattr(trainer_module.Trainer, "step", original)
+    assert run_training(args_for(data_dir, tmp_path / "run", "--resume", "auto")) == 0
+    assert torch.load(tmp_path / "run" / "latest.pth")["iteration"] == 6
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def test_kill_during_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "latest.pth"
+    ckpt_module.atomic_save({"iteration": 1}, path)
+
+    def dying_save(obj, f):
+        f.write(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ckpt_module.torch, "save", dying_save)
+    with pytest.raises(KeyboardInterrupt):
+        ckpt_module.atomic_save({"iteration": 2}, path)
+    assert torch.load(path)["iteration"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["latest.pth"]
+
+
+def test_nan_loss_stops_with_message_and_keeps_last_checkpoint(data_dir, tmp_path, monkeypatch, capsys):
+    original = trainer_module.HDRLoss.forward
+
+    def nan_at_third(self, pred, label):
+        loss, parts = original(self, pred, label)
+        self.calls = getattr(self, "calls", 0) + 1
+        return (loss * math.nan if self.calls == 3 else loss), parts
+
+    monkeypatch.setattr(trainer_module.HDRLoss, "forward", nan_at_third)
+    assert run_training(args_for(data_dir, tmp_path / "run", "--save_every_iters", "1")) == 2
+    out = capsys.readouterr().out
+    assert "loss became nan at iteration 3 (epoch 1)" in out and "last good checkpoint" in out
+    assert torch.load(tmp_path / "run" / "latest.pth")["iteration"] == 2
+
+
+def test_loss_decreases_on_a_tiny_set(data_dir, tmp_path):
+    args = args_for(data_dir, tmp_path / "learn", "--repeat", "20", "--epochs", "1", "--max_iters", "24",
+                    "--lr", "1e-3", "--augmentation", "none")  # fmt: skip
+    assert run_training(args) == 0
+    import json
+
+    losses = [r["loss"] for r in map(json.loads, open(tmp_path / "learn" / "log.jsonl")) if r.get("kind") == "train"]
+    assert len(losses) == 20
+    assert sum(losses[-5:]) / 5 < 0.6 * sum(losses[:5]) / 5
+
+
+def test_missing_vgg_weights_is_one_line_before_training(data_dir, tmp_path, capsys):
+    rc = run_cli(train_script.main, ["--dataset_dir", str(data_dir), "--logdir", str(tmp_path / "run"),
+                                     "--vgg_weights", str(tmp_path / "vgg19.pth"), "--num_workers", "0"])  # fmt: skip
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "vgg19.pth" in err and "--vgg_weights" in err and "--loss fft" in err
+    assert not (tmp_path / "run" / "latest.pth").exists()
+
+
+def test_unwritable_run_folder_is_reported_before_training(data_dir, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert run_cli(train_script.main, ["--dataset_dir", str(data_dir), "--logdir", str(blocker / "run"),
+                                       "--loss", "l1"]) == 1  # fmt: skip
+    assert "run folder is not writable" in capsys.readouterr().err
+
+
+def test_vgg_and_fft_losses_run(data_dir, tmp_path):
+    for loss in ("vgg", "fft"):
+        args = args_for(data_dir, tmp_path / loss, "--loss", loss, "--max_iters", "1", "--vgg_random_init_for_tests")
+        assert run_training(args) == 0

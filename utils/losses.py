@@ -1,0 +1,41 @@
+"""Training losses in the mu-law domain: L1 (both recipes), VGG-19 perceptual (paper), FFT (official)."""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .tonemap import mu_law
+from .vgg import VGG19Features
+
+ETA = 0.005  # weight of the perceptual (paper, Eq. 17) or FFT (official code) term
+LOSSES = ("vgg", "fft", "l1")
+
+
+def fft_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean |diff| of the real and imaginary parts of rfft2 over (H, W) (official 'local-enhanced' term)."""
+    fa, fb = torch.fft.rfft2(a), torch.fft.rfft2(b)
+    return F.l1_loss(torch.view_as_real(fa), torch.view_as_real(fb))
+
+
+class HDRLoss(nn.Module):
+    """L = ||tau(x) - tau(x_hat)||_1 + eta * term, term = sum_k ||phi_k(tau x) - phi_k(tau x_hat)||_1 (vgg),
+    the FFT L1 (fft) or nothing (l1). Returns (total, {part: value})."""
+
+    def __init__(self, kind: str, vgg: VGG19Features | None = None, eta: float = ETA) -> None:
+        super().__init__()
+        if kind not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {kind!r}")
+        if kind == "vgg" and vgg is None:
+            raise ValueError("the vgg loss needs a VGG19Features module")
+        self.kind, self.eta, self.vgg = kind, eta, vgg
+
+    def forward(self, pred: torch.Tensor, label: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        tp, tl = mu_law(pred), mu_law(label)
+        l1 = F.l1_loss(tp, tl)
+        if self.kind == "l1":
+            return l1, {"l1": l1.item()}
+        if self.kind == "fft":
+            term = fft_l1(tp, tl)
+        else:
+            term = sum(F.l1_loss(a, b) for a, b in zip(self.vgg(tp), self.vgg(tl)))
+        return l1 + self.eta * term, {"l1": l1.item(), self.kind: term.item()}
