@@ -36,15 +36,21 @@ def relative_position_index(ws: int = WINDOW) -> torch.Tensor:
 
 
 @lru_cache(maxsize=16)
-def shifted_window_mask(h: int, w: int, shift: int, device: torch.device, ws: int = WINDOW) -> torch.Tensor:
-    """(nW, 1, ws*ws, ws*ws) float32 mask of a window shift on an H x W map: 0 or -100 (Swin)."""
+@torch.inference_mode(False)  # cached tensors must also serve training
+def shifted_window_mask(
+    h: int, w: int, shift: int, device: torch.device, ws: int = WINDOW
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The Swin mask of a window shift on an H x W map, cached per size: 0 between tokens of one
+    region, -100 across regions. Only windows on the bottom and right border have a non-zero mask, so
+    it is returned for those alone: (indices of the windows (M,), mask (M, 1, ws*ws, ws*ws))."""
     labels = torch.zeros(1, h, w, 1)
     bands = (slice(0, -ws), slice(-ws, -shift), slice(-shift, None))
     for n, (rows, cols) in enumerate((r, c) for r in bands for c in bands):
         labels[:, rows, cols, :] = n
     lw = window_partition(labels, ws).squeeze(-1)[0]  # (nW, ws*ws)
     mask = (lw[:, :, None] != lw[:, None, :]).float() * MASK_VALUE
-    return mask.unsqueeze(1).to(device)
+    idx = mask.flatten(1).ne(0).any(dim=1).nonzero().squeeze(1)
+    return idx.to(device), mask[idx].unsqueeze(1).to(device)
 
 
 class RelativePositionBias(nn.Module):
@@ -62,21 +68,49 @@ class RelativePositionBias(nn.Module):
         return self.table[self.relative_position_index.view(-1)].view(n, n, -1).permute(2, 0, 1)
 
 
-def windowed_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int, bias: torch.Tensor
-) -> torch.Tensor:
-    """Multi-head attention inside windows.
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d) + bias) v for (B, heads, N, d) inputs.
 
-    q, k, v: (B, nW, N, C) with heads laid out head-major over C; bias: broadcastable to
-    (B, nW, heads, N, N). Returns (B, nW, N, C). Scale is head_dim^-0.5 as in Swin.
+    scaled_dot_product_attention, except when training on the CPU: there PyTorch has no fused kernel
+    with a bias and its reference path is slower than the plain formula (the official op order).
+    """
+    if torch.is_grad_enabled() and q.device.type == "cpu":
+        return ((q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1) + bias).softmax(dim=-1) @ v
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+
+
+def windowed_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    heads: int,
+    bias: torch.Tensor,
+    mask: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """Multi-head attention inside windows: softmax(q k^T / sqrt(d) + bias [+ mask]) v.
+
+    q, k, v: (B, nW, N, C), heads laid out head-major over C; bias: (heads, N, N); mask: the
+    (window indices, (M, 1, N, N) masks) of :func:`shifted_window_mask`. Returns (B, nW, N, C).
+    All windows share the bias, which keeps scaled_dot_product_attention on its fused path; the few
+    masked windows are then recomputed with their mask.
     """
     b, nw, n, c = q.shape
+    d = c // heads
 
-    def split(t: torch.Tensor) -> torch.Tensor:
-        return t.view(b, nw, n, heads, c // heads).transpose(2, 3)
+    def split(t: torch.Tensor) -> torch.Tensor:  # (B, m, N, C) -> (B*m, heads, N, d)
+        return t.reshape(-1, n, heads, d).transpose(1, 2)
 
-    out = F.scaled_dot_product_attention(split(q), split(k), split(v), attn_mask=bias.to(q.dtype))
-    return out.transpose(2, 3).reshape(b, nw, n, c)
+    def merge(t: torch.Tensor, m: int) -> torch.Tensor:
+        return t.transpose(1, 2).reshape(b, m, n, c)
+
+    bias = bias.to(q.dtype)
+    out = merge(attention(split(q), split(k), split(v), bias[None]), nw)
+    if mask is not None:
+        idx, m = mask
+        sub = [split(t[:, idx]) for t in (q, k, v)]
+        masked = attention(*sub, (bias + m.to(q.dtype)).repeat(b, 1, 1, 1))
+        out = out.index_copy(1, idx, merge(masked, len(idx)))
+    return out
 
 
 class WindowSelfAttention(nn.Module):
@@ -89,11 +123,10 @@ class WindowSelfAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.rpb = RelativePositionBias(heads)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """x: (B, nW, N, C) windows; mask: (nW, 1, N, N) or None -> (B, nW, N, C)."""
+    def forward(self, x: torch.Tensor, mask: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """x: (B, nW, N, C) windows; mask: shifted-window mask (see windowed_attention) -> (B, nW, N, C)."""
         q, k, v = self.qkv(x).chunk(3, dim=-1)
-        bias = self.rpb() if mask is None else self.rpb() + mask
-        return self.proj(windowed_attention(q, k, v, self.heads, bias))
+        return self.proj(windowed_attention(q, k, v, self.heads, self.rpb(), mask))
 
 
 class WindowCrossAttention(nn.Module):

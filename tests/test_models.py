@@ -163,3 +163,36 @@ def test_unreadable_checkpoint_is_one_line_error(tmp_path):
         load_pretrained(AFUNet(stages=1), bad)
     with pytest.raises(CheckpointError, match="not found"):
         load_pretrained(AFUNet(stages=1), tmp_path / "missing.pth")
+
+
+def test_windowed_attention_matches_the_explicit_swin_formula():
+    """softmax((q * d^-0.5) k^T + bias + mask) v with the full shifted-window mask, batch 2, 24x40."""
+    from models.windows import MASK_VALUE, shifted_window_mask, window_partition, windowed_attention
+
+    torch.manual_seed(0)
+    b, h, w, c, heads = 2, 24, 40, 12, 3
+    q, k, v = (torch.randn(b, (h // 8) * (w // 8), 64, c) for _ in range(3))
+    bias = torch.randn(heads, 64, 64)
+    labels = torch.zeros(1, h, w, 1)
+    for n, (r, cc) in enumerate((r, cc) for r in (slice(0, -8), slice(-8, -4), slice(-4, None))
+                                for cc in (slice(0, -8), slice(-8, -4), slice(-4, None))):  # fmt: skip
+        labels[:, r, cc] = n
+    lw = window_partition(labels).squeeze(-1)[0]
+    full_mask = (lw[:, :, None] != lw[:, None, :]).float() * MASK_VALUE  # (nW, 64, 64)
+
+    def split(t):
+        return t.view(b, -1, 64, heads, c // heads).transpose(2, 3)
+
+    logits = (split(q) * (c // heads) ** -0.5) @ split(k).transpose(-2, -1) + bias + full_mask[:, None]
+    expected = (logits.softmax(-1) @ split(v)).transpose(2, 3).reshape(b, -1, 64, c)
+    got = windowed_attention(q, k, v, heads, bias, shifted_window_mask(h, w, 4, q.device))
+    assert (got - expected).abs().max() < 1e-5
+    assert (windowed_attention(q, k, v, heads, bias) - expected).abs().max() > 1e-2  # the mask matters
+
+
+def test_masks_cached_during_inference_serve_training():
+    model = AFUNet(stages=1)
+    x = torch.rand(1, 18, 16, 24)
+    with torch.inference_mode():
+        model.eval()(x)
+    model.train()(x).mean().backward()

@@ -1,0 +1,169 @@
+"""Speed, FLOPs and memory of AFUNet: inference and one training step, with a machine-independent
+efficiency = achieved model FLOP/s / FLOP/s of a dense float32 matmul measured in the same process.
+
+    python scripts/benchmark.py                 # CPU: inference 128x128 and 256x256, training step
+    python scripts/benchmark.py --full --json bench.json
+"""
+
+import argparse
+import json
+import multiprocessing as mp
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from models import AFUNet, count_parameters  # noqa: E402
+from utils.losses import HDRLoss  # noqa: E402
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(fn, device: torch.device, warmup: int, runs: int) -> float:
+    """Median seconds of ``runs`` calls after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
+    sync(device)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def matmul_flops_per_s(device: torch.device, n: int = 2048) -> float:
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    return 2 * n**3 / timed(lambda: a @ b, device, 3, 10)
+
+
+def make_input(b: int, h: int, w: int, device: torch.device) -> torch.Tensor:
+    """A realistic 18-channel input: three exposures (t = 1, 4, 16) of one random radiance field."""
+    g = torch.Generator().manual_seed(0)
+    radiance = torch.rand(b, 3, h, w, generator=g) ** 3
+    parts = []
+    for t in (1.0, 4.0, 16.0):
+        ldr = (radiance * t).clamp(0, 1) ** (1 / 2.2)
+        parts += [ldr**2.2 / t, ldr]
+    return torch.cat(parts, 1).to(device)
+
+
+def count_flops(fn) -> int:
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def bench_inference(model, size, device, warmup, runs) -> dict:
+    x = make_input(1, *size, device)
+
+    def run():
+        with torch.inference_mode():
+            model(x)
+
+    flops = count_flops(run)
+    seconds = timed(run, device, warmup, runs)
+    return {"case": f"inference {size[0]}x{size[1]}", "seconds": seconds, "gflop": flops / 1e9}
+
+
+def bench_train_step(model, batch, size, device, warmup, runs) -> dict:
+    x, label = make_input(batch, size, size, device), torch.rand(batch, 3, size, size, device=device) * 0.5
+    loss_fn = HDRLoss("fft")
+    opt = torch.optim.Adam(model.parameters(), lr=5e-4)
+    model.train()
+
+    def run():
+        loss, _ = loss_fn(model(x), label)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    flops = count_flops(run)
+    seconds = timed(run, device, warmup, runs)
+    model.eval()
+    return {"case": f"train step batch {batch} {size}x{size}", "seconds": seconds, "gflop": flops / 1e9}
+
+
+def _peak_child(case: str, size: tuple, batch: int, queue) -> None:
+    model = AFUNet().eval()
+    if case == "inference":
+        with torch.inference_mode():
+            model(make_input(1, *size, torch.device("cpu")))
+    else:
+        model.train()
+        loss, _ = HDRLoss("fft")(model(make_input(batch, *size, torch.device("cpu"))), torch.zeros(batch, 3, *size))
+        loss.backward()
+        torch.optim.Adam(model.parameters()).step()
+    queue.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10)
+
+
+def peak_rss_mib(case: str, size: tuple, batch: int = 1) -> float:
+    """Peak resident memory (MiB) of a fresh process doing one forward (or training step)."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_peak_child, args=(case, size, batch, queue))
+    proc.start()
+    value = queue.get()
+    proc.join()
+    return value
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--full", action="store_true", help="also time a full 1000x1500 frame (minutes on a CPU)")
+    p.add_argument("--batch", type=int, default=6, help="training-step batch (default: %(default)s)")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--no_memory", action="store_true", help="skip the peak-memory subprocesses")
+    p.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    model = AFUNet().to(device).eval()
+    mm_before = matmul_flops_per_s(device)
+    rows = [bench_inference(model, s, device, args.warmup, args.runs) for s in ((128, 128), (256, 256))]
+    rows.append(bench_train_step(model, args.batch, 128, device, args.warmup, args.runs))
+    if args.full:
+        rows.append(bench_inference(model, (1000, 1500), device, 1, 1))
+    mm = (mm_before + matmul_flops_per_s(device)) / 2
+    for r in rows:
+        r["gflop_per_s"] = r["gflop"] / r["seconds"]
+        r["efficiency"] = r["gflop_per_s"] * 1e9 / mm
+    if device.type == "cpu" and not args.no_memory:
+        rows[1]["peak_rss_mib"] = peak_rss_mib("inference", (256, 256))
+        rows[2]["peak_rss_mib"] = peak_rss_mib("train", (128, 128), args.batch)
+    elif device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        bench_train_step(model, args.batch, 128, device, 0, 1)
+        rows[2]["peak_cuda_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
+    info = {"device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "parameters": count_parameters(model), "matmul_gflop_per_s": mm / 1e9, "results": rows}  # fmt: skip
+    print(f"AFUNet {info['parameters']:,} parameters | {device}, {info['threads']} threads, torch {torch.__version__}")
+    print(f"dense 2048x2048 float32 matmul: {mm / 1e9:.1f} GFLOP/s")
+    print(f"| {'case':<28} | {'seconds':>8} | {'GFLOP':>8} | {'GFLOP/s':>8} | {'efficiency':>10} | {'peak MiB':>8} |")
+    print("|" + "|".join("-" * n for n in (30, 10, 10, 10, 12, 10)) + "|")
+    for r in rows:
+        mem = r.get("peak_rss_mib", r.get("peak_cuda_mib"))
+        mem_s = f"{mem:8.0f}" if mem else " " * 8
+        print(f"| {r['case']:<28} | {r['seconds']:8.3f} | {r['gflop']:8.2f} | {r['gflop_per_s']:8.1f} | "
+              f"{r['efficiency']:10.3f} | {mem_s} |")  # fmt: skip
+    if args.json:
+        args.json.write_text(json.dumps(info, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
