@@ -21,24 +21,20 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models import AFUNet, count_parameters  # noqa: E402
+from utils.evaluator import sync_device  # noqa: E402
 from utils.losses import HDRLoss  # noqa: E402
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def timed(fn, device: torch.device, warmup: int, runs: int) -> float:
     """Median seconds of ``runs`` calls after ``warmup`` calls."""
     for _ in range(warmup):
         fn()
-    sync(device)
+    sync_device(device)
     times = []
     for _ in range(runs):
         start = time.perf_counter()
         fn()
-        sync(device)
+        sync_device(device)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 

@@ -28,7 +28,8 @@ PAPER_RESULTS = {
 }
 
 
-def _sync(device: torch.device) -> None:
+def sync_device(device: torch.device) -> None:
+    """Wait for queued CUDA work so that timings are real; a no-op on the CPU."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -52,7 +53,7 @@ def evaluate(
         x = item["input"][None].to(device)
         start = time.perf_counter()
         pred = predict_tiled(model, x, tile, overlap) if tile else predict_full(model, x)
-        _sync(device)
+        sync_device(device)
         seconds = time.perf_counter() - start
         pred = pred[0].float().cpu().numpy()
         if item["has_label"]:
@@ -88,10 +89,8 @@ def format_table(result: dict[str, Any], dataset: str | None, method: str = "AFU
     lines = [head, "|---" * (len(COLUMNS) + 1) + "|"]
 
     def row(name: str, values: dict[str, float], signed: bool = False) -> str:
-        fmt = {True: "{:+.4f}", False: "{:.4f}"}[signed]
-        cells = [
-            fmt.format(values[k]) if k.startswith("ssim") else fmt.replace("4", "2").format(values[k]) for k in COLUMNS
-        ]
+        sign = "+" if signed else ""
+        cells = [f"{values[k]:{sign}.{4 if k.startswith('ssim') else 2}f}" for k in COLUMNS]
         return f"| {name} | " + " | ".join(cells) + " |"
 
     lines += [row(r["scene"], r) for r in result["scenes"]]
