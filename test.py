@@ -1,5 +1,6 @@
 """Evaluate AFUNet on a test set with the official protocol and write tables and predictions.
 
+With no arguments it scores the bundled demo checkpoint on the bundled sample scenes (samples/).
 Full frame in one pass, reflect-padded to a multiple of 128 and cropped back; per-scene PSNR-mu,
 PSNR-l, SSIM-mu, SSIM-l (as the official test computes them) and their mean over scenes.
 """
@@ -13,7 +14,12 @@ from utils.logging import run_cli
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_dataset_arguments(p)
+    add_dataset_arguments(
+        p,
+        None,
+        "dataset preset (default: kalantari, or the bundled sample scenes when neither "
+        "--dataset nor --dataset_dir is given)",
+    )
     p.add_argument("--pretrained_model", default="pretrain_model/AFUNet_synthetic.pth",
                    help="official or our checkpoint (default: %(default)s)")  # fmt: skip
     p.add_argument("--save_dir", default="results", help="tables and predictions go here (default: %(default)s)")

@@ -36,10 +36,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     r.add_argument("--seed", type=int, default=443)
     r.add_argument("--num_workers", type=int, default=4)
     r.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, ...")
+    r.add_argument("--grad_checkpoint", action="store_true",
+                   help="recompute each stage in the backward pass: less memory, slower, same gradients")  # fmt: skip
     m = p.add_argument_group("model (paper Tables 4-6)")
     m.add_argument("--stages", type=int, default=4, help="T, number of unfolding stages (default: 4)")
     m.add_argument("--components", choices=sorted(COMPONENTS), default="full", help="M1-M4 ablations")
     m.add_argument("--paradigm", choices=PARADIGMS, default="AF")
+    m.add_argument("--init_weights", default=None,
+                   help="start from these weights (official or ours; fine-tuning) with a fresh optimiser")  # fmt: skip
     c = p.add_argument_group("run folder, validation and checkpoints")
     c.add_argument("--logdir", default="runs/afunet", help="run folder (default: %(default)s)")
     c.add_argument("--resume", default=None, help="'auto' (latest.pth in --logdir, if any) or a checkpoint path")

@@ -39,10 +39,11 @@ LAYOUTS = {
 FIELDS = ("dataset_dir", "train_path", "test_path", "ldr_prefix", "exposure_file_name", "label_file_name")
 
 
-def add_dataset_arguments(parser: argparse.ArgumentParser, default: str = "kalantari") -> None:
+def add_dataset_arguments(parser: argparse.ArgumentParser, default: str | None = "kalantari", help: str = "") -> None:
     """--dataset preset plus the official per-dataset arguments, each overriding the preset."""
     g = parser.add_argument_group("dataset (a preset fills these; any of them can be overridden)")
-    g.add_argument("--dataset", choices=sorted(LAYOUTS), default=default, help="dataset preset (default: %(default)s)")
+    g.add_argument("--dataset", choices=sorted(LAYOUTS), default=default,
+                   help=help or "dataset preset (default: %(default)s)")  # fmt: skip
     for field in FIELDS:
         presets = ", ".join(f"{k}: {getattr(v, field)!r}" for k, v in LAYOUTS.items())
         g.add_argument(f"--{field}", default=None, help=f"preset values: {presets}")

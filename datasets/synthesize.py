@@ -22,6 +22,7 @@ from utils.hdr_io import HDR_EXTENSIONS, ImageIOError, read_hdr, write_hdr, writ
 
 from .inputs import GAMMA
 from .layouts import LAYOUTS, Layout
+from .samples import is_held_out
 
 DEFAULT_SOURCES = Path(__file__).resolve().parents[2] / "shared" / "data" / "hdr-radiance"
 EV_LADDERS = ((0.0, 2.0, 4.0), (0.0, 3.0, 6.0))
@@ -227,13 +228,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--start", type=int, default=0, help="index of the first scene (names and seeds follow it)")
     p.add_argument("--size", type=parse_size, default=(256, 384), help="HxW of each scene (default: 256x384)")
     p.add_argument("--source", type=Path, nargs="*", default=None,
-                   help=f".hdr/.exr files or folders (default: {DEFAULT_SOURCES} if present)")  # fmt: skip
+                   help=f".hdr/.exr files or folders (default: {DEFAULT_SOURCES} if present, "
+                        "without the maps held out for the sample scenes)")  # fmt: skip
     p.add_argument("--procedural", type=float, default=0.2, help="share of procedural content (default: %(default)s)")
     p.add_argument("--ev", type=float, nargs=3, default=None, help="fixed EV ladder, e.g. 0 2 4 (default: random)")
     args = p.parse_args(argv)
     try:
-        paths = args.source if args.source is not None else ([DEFAULT_SOURCES] if DEFAULT_SOURCES.is_dir() else [])
-        sources = find_sources(paths)
+        if args.source is not None:
+            sources = find_sources(args.source)
+        else:  # the shared maps minus those reserved for the sample scenes
+            shared = find_sources([DEFAULT_SOURCES]) if DEFAULT_SOURCES.is_dir() else []
+            sources = [path for path in shared if not is_held_out(path)]
         lines = synthesize(args.out, LAYOUTS[args.layout], args.scenes, args.seed, args.size, sources,
                            args.procedural, tuple(args.ev) if args.ev else None, args.start)  # fmt: skip
     except ImageIOError as e:

@@ -15,6 +15,7 @@ The ablations of paper Tables 4-6 are constructor arguments:
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from .modules import CFM, DCM, MLP, SAM, SFEM, SFM, conv3x3, conv_hwc
 from .windows import WINDOW
@@ -97,7 +98,11 @@ class AFUNet(nn.Module):
 
     Input (B, 18, H, W): per exposure [ldr**2.2 / t, ldr], short, reference, long. Output (B, 3, H, W)
     linear HDR in (0, 1). Any H, W: reflect-padded to a multiple of the window inside, cropped back.
+    Setting ``grad_checkpoint = True`` recomputes each stage in the backward pass instead of keeping its
+    activations (same gradients, less training memory, more time).
     """
+
+    grad_checkpoint: bool = False
 
     def __init__(
         self,
@@ -158,7 +163,10 @@ class AFUNet(nn.Module):
         f_alpha1, f_x, f_alpha3 = self.embed_norm(torch.cat([f_y1, f_y2, f_y3], dim=-1)).chunk(3, dim=-1)
         f_x0 = f_x
         for afm in self.stages:  # Eq. 10
-            f_alpha1, f_x, f_alpha3 = afm(f_alpha1, f_x, f_alpha3, f_x0)
+            if self.grad_checkpoint and torch.is_grad_enabled():
+                f_alpha1, f_x, f_alpha3 = checkpoint(afm, f_alpha1, f_x, f_alpha3, f_x0, use_reentrant=False)
+            else:
+                f_alpha1, f_x, f_alpha3 = afm(f_alpha1, f_x, f_alpha3, f_x0)
         x_hat = torch.sigmoid(conv_hwc(self.conv_out, f_x + conv_hwc(self.conv_skip, f_y2)))  # Eq. 16
         return x_hat.permute(0, 3, 1, 2)[:, :, :h0, :w0]
 

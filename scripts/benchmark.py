@@ -62,23 +62,32 @@ def count_flops(fn) -> int:
     return counter.get_total_flops()
 
 
-def bench_inference(model, size, device, warmup, runs) -> dict:
+def bench_inference(model, size, device, warmup, runs, amp: str | None = None, label: str = "") -> dict:
+    """Time one forward; with ``amp`` (bf16/fp16 autocast) or a compiled ``model``, also its error vs fp32."""
     x = make_input(1, *size, device)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
 
     def run():
-        with torch.inference_mode():
-            model(x)
+        with torch.inference_mode(), torch.autocast(device.type, dtype, enabled=dtype is not None):
+            return model(x)
 
     flops = count_flops(run)
     seconds = timed(run, device, warmup, runs)
-    return {"case": f"inference {size[0]}x{size[1]}", "seconds": seconds, "gflop": flops / 1e9}
+    row = {"case": f"inference {size[0]}x{size[1]}{label}", "seconds": seconds, "gflop": flops / 1e9}
+    if amp or label:
+        reference = getattr(model, "_orig_mod", model)
+        with torch.inference_mode():
+            exact = reference(x)
+        row["max_abs_err"] = (run().float() - exact).abs().max().item()
+    return row
 
 
-def bench_train_step(model, batch, size, device, warmup, runs) -> dict:
+def bench_train_step(model, batch, size, device, warmup, runs, grad_checkpoint: bool = False) -> dict:
     x, label = make_input(batch, size, size, device), torch.rand(batch, 3, size, size, device=device) * 0.5
     loss_fn = HDRLoss("fft")
     opt = torch.optim.Adam(model.parameters(), lr=5e-4)
     model.train()
+    model.grad_checkpoint = grad_checkpoint
 
     def run():
         loss, _ = loss_fn(model(x), label)
@@ -89,7 +98,9 @@ def bench_train_step(model, batch, size, device, warmup, runs) -> dict:
     flops = count_flops(run)
     seconds = timed(run, device, warmup, runs)
     model.eval()
-    return {"case": f"train step batch {batch} {size}x{size}", "seconds": seconds, "gflop": flops / 1e9}
+    model.grad_checkpoint = False
+    name = f"train step batch {batch} {size}x{size}" + (", checkpointed" if grad_checkpoint else "")
+    return {"case": name, "seconds": seconds, "gflop": flops / 1e9}
 
 
 def _peak_child(case: str, size: tuple, batch: int, queue) -> None:
@@ -99,21 +110,26 @@ def _peak_child(case: str, size: tuple, batch: int, queue) -> None:
             model(make_input(1, *size, torch.device("cpu")))
     else:
         model.train()
+        model.grad_checkpoint = case == "train checkpointed"
         loss, _ = HDRLoss("fft")(model(make_input(batch, *size, torch.device("cpu"))), torch.zeros(batch, 3, *size))
         loss.backward()
         torch.optim.Adam(model.parameters()).step()
     queue.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10)
 
 
-def peak_rss_mib(case: str, size: tuple, batch: int = 1) -> float:
-    """Peak resident memory (MiB) of a fresh process doing one forward (or training step)."""
+def peak_rss_mib(case: str, size: tuple, batch: int = 1) -> float | None:
+    """Peak resident memory (MiB) of a fresh process doing one forward (or training step); None (with a
+    message) when that process dies, e.g. killed for lack of memory."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=_peak_child, args=(case, size, batch, queue))
     proc.start()
-    value = queue.get()
     proc.join()
-    return value
+    if proc.exitcode != 0:
+        print(f"{case} {size} batch {batch}: the measuring process died (exit code {proc.exitcode}; "
+              f"-9 is usually the out-of-memory killer)", file=sys.stderr)  # fmt: skip
+        return None
+    return queue.get()
 
 
 def main() -> int:
@@ -125,6 +141,9 @@ def main() -> int:
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--no_memory", action="store_true", help="skip the peak-memory subprocesses")
+    p.add_argument("--amp", choices=["bf16", "fp16"], default=None, help="also time 256x256 under autocast")
+    p.add_argument("--compile", action="store_true", help="also time torch.compile(model) at 256x256")
+    p.add_argument("--grad_checkpoint", action="store_true", help="also time the checkpointed training step")
     p.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
     args = p.parse_args()
     if args.threads:
@@ -134,6 +153,13 @@ def main() -> int:
     mm_before = matmul_flops_per_s(device)
     rows = [bench_inference(model, s, device, args.warmup, args.runs) for s in ((128, 128), (256, 256))]
     rows.append(bench_train_step(model, args.batch, 128, device, args.warmup, args.runs))
+    if args.grad_checkpoint:
+        rows.append(bench_train_step(model, args.batch, 128, device, args.warmup, args.runs, grad_checkpoint=True))
+    if args.amp:
+        rows.append(bench_inference(model, (256, 256), device, args.warmup, args.runs, args.amp, f", {args.amp}"))
+    if args.compile:
+        compiled = torch.compile(model)
+        rows.append(bench_inference(compiled, (256, 256), device, args.warmup, args.runs, label=", compiled"))
     if args.full:
         rows.append(bench_inference(model, (1000, 1500), device, 1, 1))
     mm = (mm_before + matmul_flops_per_s(device)) / 2
@@ -143,21 +169,27 @@ def main() -> int:
     if device.type == "cpu" and not args.no_memory:
         rows[1]["peak_rss_mib"] = peak_rss_mib("inference", (256, 256))
         rows[2]["peak_rss_mib"] = peak_rss_mib("train", (128, 128), args.batch)
+        if args.grad_checkpoint:
+            rows[3]["peak_rss_mib"] = peak_rss_mib("train checkpointed", (128, 128), args.batch)
     elif device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-        bench_train_step(model, args.batch, 128, device, 0, 1)
-        rows[2]["peak_cuda_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
+        for row, flag in zip(rows[2:4], (False, args.grad_checkpoint)):
+            torch.cuda.reset_peak_memory_stats(device)
+            bench_train_step(model, args.batch, 128, device, 0, 1, flag)
+            row["peak_cuda_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
     info = {"device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__,
             "parameters": count_parameters(model), "matmul_gflop_per_s": mm / 1e9, "results": rows}  # fmt: skip
     print(f"AFUNet {info['parameters']:,} parameters | {device}, {info['threads']} threads, torch {torch.__version__}")
     print(f"dense 2048x2048 float32 matmul: {mm / 1e9:.1f} GFLOP/s")
-    print(f"| {'case':<28} | {'seconds':>8} | {'GFLOP':>8} | {'GFLOP/s':>8} | {'efficiency':>10} | {'peak MiB':>8} |")
-    print("|" + "|".join("-" * n for n in (30, 10, 10, 10, 12, 10)) + "|")
+    print(f"| {'case':<42} | {'seconds':>8} | {'GFLOP':>8} | {'GFLOP/s':>8} | {'efficiency':>10} | {'peak MiB':>8} "
+          f"| {'max err':>8} |")  # fmt: skip
+    print("|" + "|".join("-" * n for n in (44, 10, 10, 10, 12, 10, 10)) + "|")
     for r in rows:
         mem = r.get("peak_rss_mib", r.get("peak_cuda_mib"))
         mem_s = f"{mem:8.0f}" if mem else " " * 8
-        print(f"| {r['case']:<28} | {r['seconds']:8.3f} | {r['gflop']:8.2f} | {r['gflop_per_s']:8.1f} | "
-              f"{r['efficiency']:10.3f} | {mem_s} |")  # fmt: skip
+        err_s = f"{r['max_abs_err']:8.1e}" if "max_abs_err" in r else " " * 8
+        print(f"| {r['case']:<42} | {r['seconds']:8.3f} | {r['gflop']:8.2f} | {r['gflop_per_s']:8.1f} | "
+              f"{r['efficiency']:10.3f} | {mem_s} | {err_s} |")  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(info, indent=2) + "\n")
     return 0

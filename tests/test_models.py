@@ -99,6 +99,21 @@ def test_gradients_reach_every_used_parameter():
             assert p.grad is not None and p.grad.abs().sum() > 0, f"no gradient for {name}"
 
 
+def test_grad_checkpoint_gives_the_same_gradients_with_drop_path():
+    x = torch.rand(2, 18, 24, 16)
+    grads = []
+    for flag in (False, True):
+        torch.manual_seed(0)
+        model = AFUNet(stages=2, drop_path_rate=0.5).train()
+        model.grad_checkpoint = flag
+        torch.manual_seed(1)
+        model(x).square().mean().backward()
+        grads.append({n: p.grad for n, p in model.named_parameters() if p.grad is not None})
+    assert grads[0].keys() == grads[1].keys()
+    for name, g in grads[0].items():
+        torch.testing.assert_close(grads[1][name], g, rtol=1e-4, atol=1e-7, msg=name)
+
+
 @pytest.mark.parametrize("components", sorted(COMPONENTS))
 @pytest.mark.parametrize("paradigm", ["AF", "FA"])
 def test_ablation_variants_train(components, paradigm):

@@ -9,9 +9,10 @@ import torch
 from conftest import synth_scenes
 
 import train as train_script
+from models.official import load_model
 from utils import checkpoint as ckpt_module
 from utils import trainer as trainer_module
-from utils.logging import run_cli
+from utils.logging import UserError, run_cli
 from utils.trainer import cosine_lr, run_training
 
 
@@ -56,6 +57,24 @@ def test_resume_is_bit_identical(data_dir, tmp_path):
     for pid, st in a["optimizer"]["state"].items():
         for k in ("exp_avg", "exp_avg_sq"):
             assert torch.equal(st[k], b["optimizer"]["state"][pid][k])
+    assert 0 < b["train_seconds"] and 0 < a["train_seconds"]
+
+
+def test_exported_weights_load_like_official_ones(data_dir, tmp_path):
+    assert run_training(args_for(data_dir, tmp_path / "run", "--max_iters", "2")) == 0
+    out = tmp_path / "weights.pth"
+    meta = ckpt_module.export_weights(tmp_path / "run" / "latest.pth", out, {"data": "seed 5"})
+    saved = torch.load(out)
+    assert sorted(saved) == ["config", "meta", "model"]
+    assert saved["meta"]["iteration"] == 2 and saved["meta"]["data"] == "seed 5" and meta["train_seconds"] > 0
+    model, ckpt = load_model(out)
+    trained = torch.load(tmp_path / "run" / "latest.pth")["model"]
+    assert all(torch.equal(v, trained[k]) for k, v in model.state_dict().items() if k in trained)
+    fine_tune = trainer_module.Trainer(args_for(data_dir, tmp_path / "ft", "--init_weights", str(out)))
+    assert all(torch.equal(v, trained[k]) for k, v in fine_tune.model.state_dict().items() if k in trained)
+    with pytest.raises(UserError, match="not a readable PyTorch checkpoint"):
+        log = str(tmp_path / "run" / "log.jsonl")
+        trainer_module.Trainer(args_for(data_dir, tmp_path / "bad", "--init_weights", log))
 
 
 def test_sigterm_saves_and_resume_continues(data_dir, tmp_path, monkeypatch):

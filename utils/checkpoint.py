@@ -66,3 +66,13 @@ def check_writable(folder: Path, need_bytes: int) -> str | None:
     if free < need_bytes:
         return f"{folder}: only {free / 2**20:.0f} MiB free, checkpoints need about {need_bytes / 2**20:.0f} MiB"
     return None
+
+
+def export_weights(src: str | Path, dst: str | Path, extra_meta: dict[str, Any]) -> dict[str, Any]:
+    """Write the weights of a training checkpoint without its optimiser and RNG state: model, config and
+    meta (the run's meta, iteration, epoch, training seconds, arguments, plus ``extra_meta``)."""
+    ckpt = torch.load(src, map_location="cpu", weights_only=True)
+    keep = ("iteration", "epoch", "train_seconds", "args")
+    meta = {**ckpt.get("meta", {}), **{k: ckpt[k] for k in keep if k in ckpt}, **extra_meta}
+    atomic_save({"model": ckpt["model"], "config": ckpt["config"], "meta": meta}, dst)
+    return meta

@@ -4,6 +4,7 @@ import csv
 import json
 import platform
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from datasets.layouts import LAYOUTS, Layout, layout_from_args
 from datasets.testing import TestDataset
 
 from .hdr_io import write_hdr, write_png
@@ -83,15 +85,17 @@ def save_prediction(save_dir: Path, item: dict, pred: np.ndarray, save_inputs: b
             write_png(save_dir / f"{name}_label.png", mu_law_8bit(item["label"].numpy().transpose(1, 2, 0)))
 
 
+def row(name: str, values: dict[str, float], signed: bool = False) -> str:
+    """One Markdown row: PSNRs with 2 decimals, SSIMs with 4."""
+    sign = "+" if signed else ""
+    cells = [f"{values[k]:{sign}.{4 if k.startswith('ssim') else 2}f}" for k in COLUMNS]
+    return f"| {name} | " + " | ".join(cells) + " |"
+
+
 def format_table(result: dict[str, Any], dataset: str | None, method: str = "AFUNet (this run)") -> str:
     """Markdown table laid out like the paper's: per scene, the mean, and the paper's row if known."""
     head = "| Scene | " + " | ".join(COLUMNS.values()) + " |"
     lines = [head, "|---" * (len(COLUMNS) + 1) + "|"]
-
-    def row(name: str, values: dict[str, float], signed: bool = False) -> str:
-        sign = "+" if signed else ""
-        cells = [f"{values[k]:{sign}.{4 if k.startswith('ssim') else 2}f}" for k in COLUMNS]
-        return f"| {name} | " + " | ".join(cells) + " |"
 
     lines += [row(r["scene"], r) for r in result["scenes"]]
     if result["mean"]:
@@ -103,6 +107,17 @@ def format_table(result: dict[str, Any], dataset: str | None, method: str = "AFU
     if result["unlabeled"]:
         lines.append(f"\n{len(result['unlabeled'])} scene(s) without a label were predicted but not scored: "
                      + ", ".join(result["unlabeled"]))  # fmt: skip
+    return "\n".join(lines)
+
+
+def format_comparison(results: dict[str, dict[str, Any]]) -> str:
+    """Markdown: the mean of every metric per method, then PSNR-μ per scene with one column per method."""
+    lines = ["| Method | " + " | ".join(COLUMNS.values()) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+    lines += [row(method, result["mean"]) for method, result in results.items()]
+    lines += ["", "| Scene (PSNR-μ) | " + " | ".join(results) + " |", "|---" * (len(results) + 1) + "|"]
+    per_scene = [{r["scene"]: r["psnr_mu"] for r in result["scenes"]} for result in results.values()]
+    for scene in per_scene[0]:
+        lines.append(f"| {scene} | " + " | ".join(f"{p[scene]:.2f}" for p in per_scene) + " |")
     return "\n".join(lines)
 
 
@@ -139,13 +154,24 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def test_set_from_args(args: Any) -> tuple[Layout, Path, str | None]:
+    """(layout, test folder, dataset whose paper row applies). With neither --dataset nor --dataset_dir,
+    the bundled sample scenes (synthesized on first use), which have no paper row."""
+    if args.dataset is None and args.dataset_dir is None:
+        from datasets.samples import SAMPLES_DIR, TEST_PATH, ensure_samples
+
+        root = ensure_samples()
+        return replace(LAYOUTS["kalantari"], dataset_dir=str(SAMPLES_DIR), test_path=TEST_PATH), root, None
+    args.dataset = args.dataset or "kalantari"
+    layout = layout_from_args(args)
+    return layout, Path(layout.dataset_dir) / layout.test_path, args.dataset
+
+
 def run_test(args: Any) -> int:
     """test.py: load the checkpoint, evaluate the test split, write and print the tables."""
-    from datasets.layouts import layout_from_args
     from models.official import load_model
 
-    layout = layout_from_args(args)
-    root = Path(layout.dataset_dir) / layout.test_path
+    layout, root, paper_row = test_set_from_args(args)
     dataset = TestDataset(root, layout)
     device = resolve_device(args.device)
     model, ckpt = load_model(args.pretrained_model)
@@ -159,7 +185,7 @@ def run_test(args: Any) -> int:
     meta = {"checkpoint": str(args.pretrained_model), "model_config": getattr(model, "config", None),
             "checkpoint_meta": ckpt.get("meta"), "dataset": layout.__dict__, "test_root": str(root),
             "device": str(device), "protocol": protocol}  # fmt: skip
-    table = write_reports(result, save_dir, meta, args.dataset)
+    table = write_reports(result, save_dir, meta, paper_row)
     print(table)
     print(f"wrote results.csv, results.json, results.md and predictions to {save_dir}")
     return 0

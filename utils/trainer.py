@@ -15,7 +15,7 @@ from datasets.layouts import layout_from_args
 from datasets.scene import list_scenes
 from datasets.testing import TestDataset
 from datasets.training import TrainingDataset
-from models import AFUNet, count_parameters
+from models import AFUNet, CheckpointError, count_parameters, load_pretrained
 
 from .checkpoint import atomic_save, check_writable, rng_state, seed_everything, set_rng_state
 from .evaluator import evaluate, resolve_device
@@ -106,8 +106,15 @@ class Trainer:
         self.data = TrainingDataset(train_root, self.layout, args.patch_size, args.repeat, args.augmentation,
                                     args.seed, folders)  # fmt: skip
         self.model = AFUNet(args.stages, args.components, args.paradigm).to(self.device)
+        self.model.grad_checkpoint = getattr(args, "grad_checkpoint", False)
+        if getattr(args, "init_weights", None):
+            try:
+                load_pretrained(self.model, args.init_weights)
+            except CheckpointError as e:
+                raise UserError(str(e)) from None
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=args.lr, betas=(0.9, 0.999), eps=1e-8)
         self.epoch, self.iter_in_epoch, self.iteration, self.best = 1, 0, 0, None
+        self.seconds_before, self.started = 0.0, time.time()  # training wall time of earlier sessions, this one's start
         self.log_file = self.run_dir / "log.jsonl"
 
     # -- checkpoints -------------------------------------------------------------------------
@@ -118,6 +125,7 @@ class Trainer:
                           "epochs": self.args.epochs},
             "epoch": self.epoch, "iter_in_epoch": self.iter_in_epoch, "iteration": self.iteration,
             "best": self.best, "rng": rng_state(), "args": vars(self.args),
+            "train_seconds": self.seconds_before + time.time() - self.started,
             "meta": {"dataset": self.layout.__dict__, "parameters": count_parameters(self.model)},
         }  # fmt: skip
 
@@ -132,6 +140,7 @@ class Trainer:
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.epoch, self.iter_in_epoch, self.iteration = ckpt["epoch"], ckpt["iter_in_epoch"], ckpt["iteration"]
         self.best = ckpt["best"]
+        self.seconds_before, self.started = ckpt.get("train_seconds", 0.0), time.time()
         set_rng_state(ckpt["rng"])
         self.log(f"resumed from {path} at epoch {self.epoch}, iteration {self.iteration}")
 
@@ -168,7 +177,8 @@ class Trainer:
         a = self.args
         if self.val_set is not None and self.epoch % a.val_every == 0:
             m = evaluate(self.model, self.val_set, self.device, progress=False)["mean"]
-            self.log(f"epoch {self.epoch} validation: " + _fmt(m), kind="val", epoch=self.epoch, **m)
+            self.log(f"epoch {self.epoch} validation: " + _fmt(m), kind="val", epoch=self.epoch,
+                     iteration=self.iteration, **m)  # fmt: skip
             if self.best is None or m["psnr_mu"] > self.best["psnr_mu"]:
                 self.best = {"epoch": self.epoch, **m}
                 self.save("best.pth")

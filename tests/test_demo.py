@@ -1,0 +1,68 @@
+"""The out-of-the-box path: bundled sample scenes, the demo checkpoint, and `python test.py` with no arguments."""
+
+import csv
+import os
+
+import pytest
+import torch
+from conftest import ROOT, shared_path
+
+import test as test_script
+from datasets import LAYOUTS, TestDataset
+from datasets.samples import HELD_OUT, RADIANCE_DIR, SCENES, ensure_samples, is_held_out
+from datasets.scene import read_scene
+from datasets.synthesize import DEFAULT_SOURCES, find_sources
+from models import AFUNet
+from models.baselines import TriangleMerge
+from models.official import load_model
+from utils.evaluator import evaluate
+from utils.logging import run_cli
+
+DEMO = ROOT / "pretrain_model" / "AFUNet_synthetic.pth"
+
+
+def test_held_out_maps_ship_with_their_licences_and_stay_out_of_training_sets():
+    shipped = sorted(RADIANCE_DIR.glob("*.hdr"))
+    assert len(shipped) == len(HELD_OUT)
+    sources = (RADIANCE_DIR / "SOURCES.md").read_text()
+    assert all(f"| {p.name} |" in sources for p in shipped) and "CC BY 3.0" in sources
+    assert "Industrial Light & Magic" in (RADIANCE_DIR / "LICENSE-openexr-images").read_text()
+    shared = find_sources([shared_path("data", "hdr-radiance")])
+    assert sum(is_held_out(p) for p in shared) == len(HELD_OUT)
+    assert DEFAULT_SOURCES.resolve() == shared_path("data", "hdr-radiance").resolve()
+
+
+def test_sample_scenes_are_synthesized_once(tmp_path):
+    test_dir = ensure_samples(tmp_path)
+    scenes = sorted(p for p in test_dir.iterdir() if p.is_dir())
+    assert len(scenes) == SCENES and not list(tmp_path.glob(".synth-*"))
+    scene = read_scene(scenes[0], LAYOUTS["kalantari"])
+    assert scene.ldrs.shape == (3, 256, 384, 3) and scene.label.shape == (256, 384, 3)
+    stamp = os.stat(scenes[0] / "HDRImg.hdr").st_mtime_ns
+    assert ensure_samples(tmp_path) == test_dir and os.stat(scenes[0] / "HDRImg.hdr").st_mtime_ns == stamp
+
+
+def test_demo_checkpoint_loads_like_an_official_one_and_records_its_run():
+    model, ckpt = load_model(DEMO)
+    assert model.config == AFUNet().config
+    meta = ckpt["meta"]
+    for key in ("command", "data", "iteration", "train_seconds", "args"):
+        assert key in meta, key
+    assert meta["iteration"] > 0 and meta["args"]["seed"] == 443
+
+
+def test_plain_test_py_scores_the_demo_and_beats_the_unaligned_merge(tmp_path):
+    assert run_cli(test_script.main, ["--save_dir", str(tmp_path)]) == 0
+    with open(tmp_path / "results.csv") as f:
+        rows = {r["scene"]: r for r in csv.DictReader(f)}
+    assert len(rows) == SCENES + 1 and (tmp_path / "001.hdr").is_file()
+    demo = float(rows["mean"]["psnr_mu"])
+    dataset = TestDataset(ensure_samples(), LAYOUTS["kalantari"])
+    merge = evaluate(TriangleMerge(), dataset, torch.device("cpu"), progress=False)["mean"]["psnr_mu"]
+    assert demo > merge + 1.0, (demo, merge)
+
+
+@pytest.mark.parametrize("argv", [["--dataset", "hu"], ["--dataset_dir", "elsewhere"]])
+def test_naming_a_dataset_leaves_the_samples_alone(argv, tmp_path, capsys):
+    assert run_cli(test_script.main, [*argv, "--save_dir", str(tmp_path)]) == 1
+    assert "dataset folder not found" in capsys.readouterr().err
