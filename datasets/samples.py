@@ -38,7 +38,6 @@ def ensure_samples(root: Path = SAMPLES_DIR) -> Path:
     sources = find_sources([RADIANCE_DIR])
     print(f"first run: synthesizing {SCENES} sample scenes from {len(sources)} radiance maps in {RADIANCE_DIR}")
     with tempfile.TemporaryDirectory(dir=root, prefix=".synth-") as tmp:
-        lines = synthesize(Path(tmp) / TEST_PATH, LAYOUTS["kalantari"], SCENES, SEED, SIZE, sources, PROCEDURAL)
-        (Path(tmp) / TEST_PATH / "SOURCES.txt").write_text("".join(line + "\n" for line in lines))
+        synthesize(Path(tmp) / TEST_PATH, LAYOUTS["kalantari"], SCENES, SEED, SIZE, sources, PROCEDURAL)
         shutil.move(Path(tmp) / TEST_PATH, test_dir)  # whole folder at once: an interrupted run leaves nothing
     return test_dir

@@ -172,7 +172,8 @@ def synthesize(
     out: Path, layout: Layout, scenes: int, seed: int, size: tuple[int, int], sources: list[Path],
     procedural_fraction: float = 0.2, ev: tuple | None = None, start: int = 0,
 ) -> list[str]:  # fmt: skip
-    """Write ``scenes`` scene folders into ``out``; return one provenance line per scene."""
+    """Write ``scenes`` scene folders into ``out`` and append one provenance line per scene to
+    out/SOURCES.txt; return those lines."""
     synth = SceneSynthesizer(sources, procedural_fraction)
     lines = []
     for i in tqdm(range(start, start + scenes), desc=f"synthesizing {layout.name} scenes", unit="scene"):
@@ -184,6 +185,8 @@ def synthesize(
         name = layout.scene_name(i)
         write_scene(out / name, layout, i, codes, ladder, label)
         lines.append(f"{name}\tEV {ladder}\t" + "; ".join(origins))
+    with open(out / "SOURCES.txt", "a") as f:
+        f.write("".join(line + "\n" for line in lines))
     return lines
 
 
@@ -244,8 +247,6 @@ def main(argv: list[str] | None = None) -> int:
     except ImageIOError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    with open(args.out / "SOURCES.txt", "a") as f:
-        f.write("".join(line + "\n" for line in lines))
     print(f"wrote {len(lines)} {args.layout} scenes to {args.out} ({len(sources)} radiance maps available)")
     return 0
 

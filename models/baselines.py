@@ -37,6 +37,3 @@ class TriangleMerge(nn.Module):
         merged = sum(w * h for w, (h, _) in zip(weights, pairs)) / total.clamp_min(1e-8)
         fallback = torch.where(exposure(x, REFERENCE)[1] > 0.5, pairs[0][0], pairs[-1][0])
         return torch.where(total > 1e-8, merged, fallback).clamp(0, 1)
-
-
-BASELINES = {"reference only": ReferenceOnly, "triangle merge": TriangleMerge}

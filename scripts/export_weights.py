@@ -14,6 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from models import CheckpointError  # noqa: E402
 from utils.checkpoint import export_weights  # noqa: E402
 
 
@@ -23,14 +24,15 @@ def main() -> int:
     p.add_argument("out", type=Path, help="weights file to write")
     p.add_argument("--meta", nargs="*", default=[], metavar="KEY=VALUE", help="extra metadata to record")
     args = p.parse_args()
-    if not args.checkpoint.is_file():
-        print(f"error: {args.checkpoint}: checkpoint not found", file=sys.stderr)
-        return 1
     bad = [m for m in args.meta if "=" not in m]
     if bad:
         print(f"error: --meta expects KEY=VALUE, got {bad[0]!r}", file=sys.stderr)
         return 1
-    meta = export_weights(args.checkpoint, args.out, dict(m.split("=", 1) for m in args.meta))
+    try:
+        meta = export_weights(args.checkpoint, args.out, dict(m.split("=", 1) for m in args.meta))
+    except CheckpointError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     print(json.dumps({k: v for k, v in meta.items() if k != "args"}, indent=2))
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
     return 0

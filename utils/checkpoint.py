@@ -70,8 +70,11 @@ def check_writable(folder: Path, need_bytes: int) -> str | None:
 
 def export_weights(src: str | Path, dst: str | Path, extra_meta: dict[str, Any]) -> dict[str, Any]:
     """Write the weights of a training checkpoint without its optimiser and RNG state: model, config and
-    meta (the run's meta, iteration, epoch, training seconds, arguments, plus ``extra_meta``)."""
-    ckpt = torch.load(src, map_location="cpu", weights_only=True)
+    meta (the run's meta, iteration, epoch, training seconds, arguments, plus ``extra_meta``).
+    An unreadable ``src`` raises models.CheckpointError naming it."""
+    from models.official import read_checkpoint
+
+    ckpt = read_checkpoint(src)
     keep = ("iteration", "epoch", "train_seconds", "args")
     meta = {**ckpt.get("meta", {}), **{k: ckpt[k] for k in keep if k in ckpt}, **extra_meta}
     atomic_save({"model": ckpt["model"], "config": ckpt["config"], "meta": meta}, dst)
