@@ -47,10 +47,11 @@ def shifted_window_mask(
     bands = (slice(0, -ws), slice(-ws, -shift), slice(-shift, None))
     for n, (rows, cols) in enumerate((r, c) for r in bands for c in bands):
         labels[:, rows, cols, :] = n
-    lw = window_partition(labels, ws).squeeze(-1)[0]  # (nW, ws*ws)
+    rows, cols = h // ws, w // ws
+    idx = torch.tensor([r * cols + cols - 1 for r in range(rows - 1)] + [(rows - 1) * cols + c for c in range(cols)])
+    lw = window_partition(labels, ws).squeeze(-1)[0, idx]  # (M, ws*ws)
     mask = (lw[:, :, None] != lw[:, None, :]).float() * MASK_VALUE
-    idx = mask.flatten(1).ne(0).any(dim=1).nonzero().squeeze(1)
-    return idx.to(device), mask[idx].unsqueeze(1).to(device)
+    return idx.to(device), mask.unsqueeze(1).to(device)
 
 
 class RelativePositionBias(nn.Module):

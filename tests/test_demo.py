@@ -13,7 +13,7 @@ from datasets.samples import HELD_OUT, RADIANCE_DIR, SCENES, ensure_samples, is_
 from datasets.scene import read_scene
 from datasets.synthesize import DEFAULT_SOURCES, find_sources
 from models import AFUNet
-from models.baselines import TriangleMerge
+from models.baselines import ReferenceOnly, TriangleMerge
 from models.official import load_model
 from utils.evaluator import evaluate
 from utils.logging import run_cli
@@ -51,15 +51,18 @@ def test_demo_checkpoint_loads_like_an_official_one_and_records_its_run():
     assert meta["iteration"] > 0 and meta["args"]["seed"] == 443
 
 
-def test_plain_test_py_scores_the_demo_and_beats_the_unaligned_merge(tmp_path):
+def test_plain_test_py_scores_the_demo_and_beats_both_baselines(tmp_path):
     assert run_cli(test_script.main, ["--save_dir", str(tmp_path)]) == 0
     with open(tmp_path / "results.csv") as f:
         rows = {r["scene"]: r for r in csv.DictReader(f)}
     assert len(rows) == SCENES + 1 and (tmp_path / "001.hdr").is_file()
     demo = float(rows["mean"]["psnr_mu"])
     dataset = TestDataset(ensure_samples(), LAYOUTS["kalantari"])
-    merge = evaluate(TriangleMerge(), dataset, torch.device("cpu"), progress=False)["mean"]["psnr_mu"]
-    assert demo > merge + 1.0, (demo, merge)
+    merge, reference = (
+        evaluate(method, dataset, torch.device("cpu"), progress=False)["mean"]["psnr_mu"]
+        for method in (TriangleMerge(), ReferenceOnly())
+    )
+    assert demo > merge + 1.0 and demo > reference, (demo, merge, reference)
 
 
 @pytest.mark.parametrize("argv", [["--dataset", "hu"], ["--dataset_dir", "elsewhere"]])
