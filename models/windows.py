@@ -47,8 +47,9 @@ def shifted_window_mask(
     bands = (slice(0, -ws), slice(-ws, -shift), slice(-shift, None))
     for n, (rows, cols) in enumerate((r, c) for r in bands for c in bands):
         labels[:, rows, cols, :] = n
-    rows, cols = h // ws, w // ws
-    idx = torch.tensor([r * cols + cols - 1 for r in range(rows - 1)] + [(rows - 1) * cols + c for c in range(cols)])
+    n_rows, n_cols = h // ws, w // ws  # windows; the right column, then the bottom row, in ascending order
+    right = [r * n_cols + n_cols - 1 for r in range(n_rows - 1)]
+    idx = torch.tensor(right + [(n_rows - 1) * n_cols + c for c in range(n_cols)])
     lw = window_partition(labels, ws).squeeze(-1)[0, idx]  # (M, ws*ws)
     mask = (lw[:, :, None] != lw[:, None, :]).float() * MASK_VALUE
     return idx.to(device), mask.unsqueeze(1).to(device)

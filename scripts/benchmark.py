@@ -188,7 +188,6 @@ def main() -> int:
         if args.grad_checkpoint:
             rows[3]["peak_rss_mib"] = peak_rss_mib("train checkpointed", (128, 128), args.batch)
     elif device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
         for row, flag in zip(rows[2:4], (False, True)[: 1 + args.grad_checkpoint]):
             torch.cuda.reset_peak_memory_stats(device)
             bench_train_step(model, args.batch, 128, device, 0, 1, flag)
