@@ -38,6 +38,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     r.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, ...")
     r.add_argument("--grad_checkpoint", action="store_true",
                    help="recompute each stage in the backward pass: less memory, slower, same gradients")  # fmt: skip
+    r.add_argument("--amp", choices=["bf16"], default=None,
+                   help="forward pass under bfloat16 autocast (weights, optimiser and loss stay float32): "
+                        "faster on GPUs and on CPUs with AMX/AVX512-BF16 (README, Performance)")  # fmt: skip
     m = p.add_argument_group("model (paper Tables 4-6)")
     m.add_argument("--stages", type=int, default=4, help="T, number of unfolding stages (default: 4)")
     m.add_argument("--components", choices=sorted(COMPONENTS), default="full", help="M1-M4 ablations")

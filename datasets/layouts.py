@@ -49,7 +49,7 @@ def add_dataset_arguments(parser: argparse.ArgumentParser, default: str | None =
         g.add_argument(f"--{field}", default=None, help=f"preset values: {presets}")
 
 
-def layout_from_args(args: argparse.Namespace) -> Layout:
-    """The preset named by --dataset with every explicitly given field replaced."""
+def layout_from_args(args: argparse.Namespace, default: str = "kalantari") -> Layout:
+    """The preset named by --dataset (``default`` when none is given) with every explicitly given field replaced."""
     overrides = {f: getattr(args, f) for f in FIELDS if getattr(args, f, None) is not None}
-    return replace(LAYOUTS[args.dataset], **overrides)
+    return replace(LAYOUTS[args.dataset or default], **overrides)

@@ -3,10 +3,12 @@ efficiency = achieved model FLOP/s / FLOP/s of a dense float32 matmul measured i
 
     python scripts/benchmark.py                 # CPU: inference 128x128 and 256x256, training step
     python scripts/benchmark.py --full --json bench.json
+    python scripts/benchmark.py --tile 512 --tile_frame 2000x3000   # bounded-memory tiled inference
 """
 
 import argparse
 import json
+import math
 import multiprocessing as mp
 import resource
 import statistics
@@ -22,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models import AFUNet, count_parameters  # noqa: E402
 from utils.evaluator import sync_device  # noqa: E402
+from utils.inference import predict_tiled, tile_starts  # noqa: E402
 from utils.losses import HDRLoss  # noqa: E402
 
 
@@ -62,13 +65,20 @@ def count_flops(fn) -> int:
     return counter.get_total_flops()
 
 
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def autocast(device: torch.device, amp: str | None) -> torch.autocast:
+    """Autocast to the ``amp`` dtype ("bf16", "fp16"); a disabled one for None."""
+    return torch.autocast(device.type, AMP_DTYPES.get(amp), enabled=amp is not None)
+
+
 def bench_inference(model, size, device, warmup, runs, amp: str | None = None, label: str = "") -> dict:
     """Time one forward; with ``amp`` (bf16/fp16 autocast) or a compiled ``model``, also its error vs fp32."""
     x = make_input(1, *size, device)
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
 
     def run():
-        with torch.inference_mode(), torch.autocast(device.type, dtype, enabled=dtype is not None):
+        with torch.inference_mode(), autocast(device, amp):
             return model(x)
 
     flops = count_flops(run)
@@ -82,8 +92,23 @@ def bench_inference(model, size, device, warmup, runs, amp: str | None = None, l
     return row
 
 
-def bench_train_step(model, batch, size, device, warmup, runs, grad_checkpoint: bool = False, label: str = "") -> dict:
-    """Time forward + backward + Adam; ``model`` may be compiled (then ``label`` says so)."""
+def bench_tiled(model, size: tuple, tile: int, device: torch.device) -> dict:
+    """Time one tiled pass (test.py --tile) over a size[0] x size[1] frame; FLOPs are those of its tiles."""
+    x = make_input(1, *size, device)
+    flops = count_flops(lambda: predict_tiled(model, x[..., :tile, :tile], tile)) * n_tiles(size, tile)
+    seconds = timed(lambda: predict_tiled(model, x, tile), device, 0, 1)
+    return {"case": f"inference {size[0]}x{size[1]}, tiles {tile}", "seconds": seconds, "gflop": flops / 1e9}
+
+
+def n_tiles(size: tuple, tile: int, overlap: int = 32) -> int:
+    """Number of tiles predict_tiled runs over a frame."""
+    return math.prod(len(tile_starts(n, min(tile, n), tile - overlap)) for n in size)
+
+
+def bench_train_step(model, batch, size, device, warmup, runs, grad_checkpoint: bool = False, label: str = "",
+                     amp: str | None = None) -> dict:  # fmt: skip
+    """Time forward + backward + Adam; ``model`` may be compiled (then ``label`` says so), its forward may run
+    under ``amp`` autocast (train.py --amp)."""
     x, target = make_input(batch, size, size, device), torch.rand(batch, 3, size, size, device=device) * 0.5
     loss_fn = HDRLoss("fft")
     opt = torch.optim.Adam(model.parameters(), lr=5e-4)
@@ -92,7 +117,9 @@ def bench_train_step(model, batch, size, device, warmup, runs, grad_checkpoint: 
     eager.grad_checkpoint = grad_checkpoint
 
     def run():
-        loss, _ = loss_fn(model(x), target)
+        with autocast(device, amp):
+            pred = model(x)
+        loss, _ = loss_fn(pred.float(), target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -105,17 +132,28 @@ def bench_train_step(model, batch, size, device, warmup, runs, grad_checkpoint: 
     return {"case": name, "seconds": seconds, "gflop": flops / 1e9}
 
 
-def _peak_child(case: str, size: tuple, batch: int, queue) -> None:
-    model = AFUNet().eval()
+def run_once(model, case: str, size: tuple, batch: int = 1, tile: int | None = None, amp: str | None = None,
+             device: torch.device | str = "cpu") -> None:  # fmt: skip
+    """One forward (``case`` "inference", tiled with ``tile``) or one training step ("train", "train
+    checkpointed"), optionally under ``amp`` autocast: what the peak-memory figures measure."""
+    device = torch.device(device)
+    x = make_input(batch, *size, device)
     if case == "inference":
-        with torch.inference_mode():
-            model(make_input(1, *size, torch.device("cpu")))
-    else:
-        model.train()
-        model.grad_checkpoint = case == "train checkpointed"
-        loss, _ = HDRLoss("fft")(model(make_input(batch, *size, torch.device("cpu"))), torch.zeros(batch, 3, *size))
-        loss.backward()
-        torch.optim.Adam(model.parameters()).step()
+        with torch.inference_mode(), autocast(device, amp):
+            predict_tiled(model.eval(), x, tile) if tile else model.eval()(x)
+        return
+    model.train()
+    model.grad_checkpoint = case == "train checkpointed"
+    with autocast(device, amp):
+        pred = model(x)
+    loss, _ = HDRLoss("fft")(pred.float(), torch.zeros(batch, 3, *size, device=device))
+    loss.backward()
+    torch.optim.Adam(model.parameters()).step()
+    model.grad_checkpoint = False
+
+
+def _peak_child(spec: dict, queue) -> None:
+    run_once(AFUNet(), **spec)
     queue.put(own_peak_rss_mib())
 
 
@@ -130,16 +168,16 @@ def own_peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
 
 
-def peak_rss_mib(case: str, size: tuple, batch: int = 1) -> float | None:
-    """Peak resident memory (MiB) of a fresh process doing one forward (or training step); None (with a
+def peak_rss_mib(spec: dict) -> float | None:
+    """Peak resident memory (MiB) of a fresh process doing ``run_once(model, **spec)``; None (with a
     message) when that process dies, e.g. killed for lack of memory."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_peak_child, args=(case, size, batch, queue))
+    proc = ctx.Process(target=_peak_child, args=(spec, queue))
     proc.start()
     proc.join()
     if proc.exitcode != 0:
-        print(f"{case} {size} batch {batch}: the measuring process died (exit code {proc.exitcode}; "
+        print(f"{spec}: the measuring process died (exit code {proc.exitcode}; "
               f"-9 is usually the out-of-memory killer)", file=sys.stderr)  # fmt: skip
         return None
     return queue.get()
@@ -154,7 +192,10 @@ def main() -> int:
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--no_memory", action="store_true", help="skip the peak-memory subprocesses")
-    p.add_argument("--amp", choices=["bf16", "fp16"], default=None, help="also time 256x256 under autocast")
+    p.add_argument("--tile", type=int, default=None, help="also time tiled inference (test.py --tile N)")
+    p.add_argument("--tile_frame", default="1000x1500", help="frame for --tile, HxW (default: %(default)s)")
+    p.add_argument("--amp", choices=["bf16", "fp16"], default=None,
+                   help="also time 256x256 inference and the training step under autocast")  # fmt: skip
     p.add_argument(
         "--compile", action="store_true", help="also time torch.compile(model): 256x256 and the training step"
     )
@@ -166,31 +207,45 @@ def main() -> int:
     device = torch.device(args.device)
     model = AFUNet().to(device).eval()
     mm_before = matmul_flops_per_s(device)
-    rows = [bench_inference(model, s, device, args.warmup, args.runs) for s in ((128, 128), (256, 256))]
-    rows.append(bench_train_step(model, args.batch, 128, device, args.warmup, args.runs))
+    train = dict(case="train", size=(128, 128), batch=args.batch)
+    cases = [  # (timed row, what its peak memory is measured on)
+        (bench_inference(model, (128, 128), device, args.warmup, args.runs), None),
+        (bench_inference(model, (256, 256), device, args.warmup, args.runs), dict(case="inference", size=(256, 256))),
+        (bench_train_step(model, args.batch, 128, device, args.warmup, args.runs), train),
+    ]  # fmt: skip
     if args.grad_checkpoint:
-        rows.append(bench_train_step(model, args.batch, 128, device, args.warmup, args.runs, grad_checkpoint=True))
+        row = bench_train_step(model, args.batch, 128, device, args.warmup, args.runs, grad_checkpoint=True)
+        cases.append((row, {**train, "case": "train checkpointed"}))
     if args.amp:
-        rows.append(bench_inference(model, (256, 256), device, args.warmup, args.runs, args.amp, f", {args.amp}"))
+        row = bench_inference(model, (256, 256), device, args.warmup, args.runs, args.amp, f", {args.amp}")
+        cases.append((row, None))
+        row = bench_train_step(
+            model, args.batch, 128, device, args.warmup, args.runs, label=f", {args.amp}", amp=args.amp
+        )
+        cases.append((row, {**train, "amp": args.amp}))
     if args.compile:
         compiled = torch.compile(model)
-        rows.append(bench_inference(compiled, (256, 256), device, args.warmup, args.runs, label=", compiled"))
-        rows.append(bench_train_step(compiled, args.batch, 128, device, args.warmup, args.runs, label=", compiled"))
+        cases.append((bench_inference(compiled, (256, 256), device, args.warmup, args.runs, label=", compiled"), None))
+        row = bench_train_step(compiled, args.batch, 128, device, args.warmup, args.runs, label=", compiled")
+        cases.append((row, None))
     if args.full:
-        rows.append(bench_inference(model, (1000, 1500), device, 1, 1))
+        cases.append((bench_inference(model, (1000, 1500), device, 1, 1), dict(case="inference", size=(1000, 1500))))
+    if args.tile:
+        frame = tuple(int(n) for n in args.tile_frame.lower().split("x"))
+        cases.append((bench_tiled(model, frame, args.tile, device), dict(case="inference", size=frame, tile=args.tile)))
     mm = (mm_before + matmul_flops_per_s(device)) / 2
+    rows = [row for row, _ in cases]
     for r in rows:
         r["gflop_per_s"] = r["gflop"] / r["seconds"]
         r["efficiency"] = r["gflop_per_s"] * 1e9 / mm
-    if device.type == "cpu" and not args.no_memory:
-        rows[1]["peak_rss_mib"] = peak_rss_mib("inference", (256, 256))
-        rows[2]["peak_rss_mib"] = peak_rss_mib("train", (128, 128), args.batch)
-        if args.grad_checkpoint:
-            rows[3]["peak_rss_mib"] = peak_rss_mib("train checkpointed", (128, 128), args.batch)
-    elif device.type == "cuda":
-        for row, flag in zip(rows[2:4], (False, True)[: 1 + args.grad_checkpoint]):
+    for row, spec in cases:
+        if spec is None or args.no_memory:
+            continue
+        if device.type == "cpu":
+            row["peak_rss_mib"] = peak_rss_mib(spec)
+        elif device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
-            bench_train_step(model, args.batch, 128, device, 0, 1, flag)
+            run_once(model, **spec, device=device)
             row["peak_cuda_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
     info = {"device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__,
             "parameters": count_parameters(model), "matmul_gflop_per_s": mm / 1e9, "results": rows}  # fmt: skip

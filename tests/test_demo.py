@@ -62,7 +62,7 @@ def test_plain_test_py_scores_the_demo_and_beats_both_baselines(tmp_path):
         evaluate(method, dataset, torch.device("cpu"), progress=False)["mean"]["psnr_mu"]
         for method in (TriangleMerge(), ReferenceOnly())
     )
-    assert demo > merge + 1.0 and demo > reference, (demo, merge, reference)
+    assert demo > merge + 1.0 and demo > reference + 0.5, (demo, merge, reference)
 
 
 @pytest.mark.parametrize("argv", [["--dataset", "hu"], ["--dataset_dir", "elsewhere"]])

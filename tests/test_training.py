@@ -60,6 +60,18 @@ def test_resume_is_bit_identical(data_dir, tmp_path):
     assert 0 < b["train_seconds"] and 0 < a["train_seconds"]
 
 
+def test_bf16_autocast_trains_near_fp32_and_resumes_exactly(data_dir, tmp_path):
+    assert run_training(args_for(data_dir, tmp_path / "fp32", "--max_iters", "4")) == 0
+    assert run_training(args_for(data_dir, tmp_path / "bf16", "--max_iters", "4", "--amp", "bf16")) == 0
+    assert run_training(args_for(data_dir, tmp_path / "split", "--max_iters", "2", "--amp", "bf16")) == 0
+    resume = args_for(data_dir, tmp_path / "split", "--max_iters", "4", "--amp", "bf16", "--resume", "auto")
+    assert run_training(resume) == 0
+    fp32, bf16, split = (torch.load(tmp_path / run / "latest.pth")["model"] for run in ("fp32", "bf16", "split"))
+    assert all(torch.equal(v, split[k]) for k, v in bf16.items())
+    diffs = [(v - fp32[k]).abs().max().item() for k, v in bf16.items() if v.is_floating_point()]
+    assert 0 < max(diffs) < 1e-2  # autocast really ran, and stayed close to float32 training
+
+
 def test_exported_weights_load_like_official_ones(data_dir, tmp_path):
     assert run_training(args_for(data_dir, tmp_path / "run", "--max_iters", "2")) == 0
     out = tmp_path / "weights.pth"

@@ -162,9 +162,8 @@ def test_set_from_args(args: Any) -> tuple[Layout, Path, str | None]:
 
         root = ensure_samples()
         return replace(LAYOUTS["kalantari"], dataset_dir=str(SAMPLES_DIR), test_path=TEST_PATH), root, None
-    args.dataset = args.dataset or "kalantari"
     layout = layout_from_args(args)
-    return layout, Path(layout.dataset_dir) / layout.test_path, args.dataset
+    return layout, Path(layout.dataset_dir) / layout.test_path, args.dataset or "kalantari"
 
 
 def run_test(args: Any) -> int:

@@ -15,7 +15,8 @@ def predict_full(model: nn.Module, x: torch.Tensor, multiple: int = TEST_PAD) ->
     return model(pad_to_multiple(x, multiple))[:, :, :h, :w]
 
 
-def _starts(size: int, tile: int, stride: int) -> list[int]:
+def tile_starts(size: int, tile: int, stride: int) -> list[int]:
+    """Start offsets of the tiles along one axis: every ``stride``, the last one flush with the end."""
     starts = list(range(0, max(size - tile, 0) + 1, stride))
     if starts[-1] + tile < size:
         starts.append(size - tile)
@@ -43,8 +44,8 @@ def predict_tiled(model: nn.Module, x: torch.Tensor, tile: int, overlap: int = 3
     weight = x.new_zeros(1, 1, h, w)
     wy, wx = _ramp(th, overlap, x.device), _ramp(tw, overlap, x.device)
     ramp = (wy[:, None] * wx[None, :])[None, None]
-    for y in _starts(h, th, tile - overlap):
-        for x0 in _starts(w, tw, tile - overlap):
+    for y in tile_starts(h, th, tile - overlap):
+        for x0 in tile_starts(w, tw, tile - overlap):
             out[:, :, y : y + th, x0 : x0 + tw] += model(x[:, :, y : y + th, x0 : x0 + tw]) * ramp
             weight[:, :, y : y + th, x0 : x0 + tw] += ramp
     return out / weight

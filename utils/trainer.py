@@ -153,7 +153,9 @@ class Trainer:
     # -- the loop ----------------------------------------------------------------------------
     def step(self, batch: dict) -> float:
         x, label = batch["input"].to(self.device), batch["label"].to(self.device)
-        loss, parts = self.loss_fn(self.model(x), label)
+        with torch.autocast(self.device.type, torch.bfloat16, enabled=getattr(self.args, "amp", None) == "bf16"):
+            pred = self.model(x)
+        loss, parts = self.loss_fn(pred.float(), label)
         if not torch.isfinite(loss):
             raise TrainingDiverged(f"loss became {loss.item()} at iteration {self.iteration + 1} (epoch {self.epoch})")
         self.optimizer.zero_grad(set_to_none=True)

@@ -1,0 +1,45 @@
+"""scripts/benchmark.py: tile counting, the tiled and autocast training-step cases, fresh-process memory."""
+
+import sys
+
+import torch
+from conftest import ROOT
+from torch import nn
+
+from models import AFUNet
+from utils.inference import predict_tiled
+
+sys.path.insert(0, str(ROOT / "scripts"))  # importable by name, as the spawned memory-measuring process needs
+import benchmark  # noqa: E402
+
+
+class CountingNet(nn.Module):
+    """Counts its calls; returns the first 3 channels."""
+
+    calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return x[:, :3]
+
+
+def test_tile_count_matches_the_tiles_predict_tiled_runs():
+    for size, tile in (((100, 150), 64), ((64, 64), 64), ((40, 300), 64), ((1000, 1500), 512)):
+        net = CountingNet()
+        predict_tiled(net, torch.zeros(1, 18, *size), tile)
+        assert benchmark.n_tiles(size, tile) == net.calls, (size, tile)
+
+
+def test_tiled_and_bf16_training_cases_report_time_and_flops():
+    model, cpu = AFUNet(stages=1), torch.device("cpu")
+    tiled = benchmark.bench_tiled(model, (40, 104), 48, cpu)
+    one_tile = benchmark.count_flops(lambda: model(benchmark.make_input(1, 40, 48, cpu)))
+    assert tiled["gflop"] * 1e9 == one_tile * benchmark.n_tiles((40, 104), 48)
+    assert tiled["seconds"] > 0
+    row = benchmark.bench_train_step(model, 1, 16, cpu, 0, 1, label=", bf16", amp="bf16")
+    assert row["case"] == "train step batch 1 16x16, bf16" and row["seconds"] > 0 and row["gflop"] > 0
+
+
+def test_fresh_process_peak_memory_of_tiled_inference():
+    peak = benchmark.peak_rss_mib(dict(case="inference", size=(48, 80), tile=48))
+    assert peak is not None and 50 < peak < 4096
