@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models import AFUNet, count_parameters  # noqa: E402
 from utils.evaluator import sync_device  # noqa: E402
-from utils.inference import predict_tiled, tile_starts  # noqa: E402
+from utils.inference import TILE_OVERLAP, predict_tiled, tile_starts  # noqa: E402
 from utils.losses import HDRLoss  # noqa: E402
 
 
@@ -100,9 +100,22 @@ def bench_tiled(model, size: tuple, tile: int, device: torch.device) -> dict:
     return {"case": f"inference {size[0]}x{size[1]}, tiles {tile}", "seconds": seconds, "gflop": flops / 1e9}
 
 
-def n_tiles(size: tuple, tile: int, overlap: int = 32) -> int:
+def n_tiles(size: tuple, tile: int, overlap: int = TILE_OVERLAP) -> int:
     """Number of tiles predict_tiled runs over a frame."""
     return math.prod(len(tile_starts(n, min(tile, n), tile - overlap)) for n in size)
+
+
+LOSS = HDRLoss("fft")  # the official recipe's loss, as in performance-baseline.md
+
+
+def train_step(model, x: torch.Tensor, target: torch.Tensor, opt: torch.optim.Optimizer, amp: str | None) -> None:
+    """Forward (under ``amp`` autocast) + loss + backward + optimiser step."""
+    with autocast(x.device, amp):
+        pred = model(x)
+    loss, _ = LOSS(pred.float(), target)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
 
 
 def bench_train_step(model, batch, size, device, warmup, runs, grad_checkpoint: bool = False, label: str = "",
@@ -110,19 +123,13 @@ def bench_train_step(model, batch, size, device, warmup, runs, grad_checkpoint: 
     """Time forward + backward + Adam; ``model`` may be compiled (then ``label`` says so), its forward may run
     under ``amp`` autocast (train.py --amp)."""
     x, target = make_input(batch, size, size, device), torch.rand(batch, 3, size, size, device=device) * 0.5
-    loss_fn = HDRLoss("fft")
     opt = torch.optim.Adam(model.parameters(), lr=5e-4)
     eager = getattr(model, "_orig_mod", model)
     model.train()
     eager.grad_checkpoint = grad_checkpoint
 
     def run():
-        with autocast(device, amp):
-            pred = model(x)
-        loss, _ = loss_fn(pred.float(), target)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        train_step(model, x, target, opt, amp)
 
     flops = count_flops(run)
     seconds = timed(run, device, warmup, runs)
@@ -144,11 +151,7 @@ def run_once(model, case: str, size: tuple, batch: int = 1, tile: int | None = N
         return
     model.train()
     model.grad_checkpoint = case == "train checkpointed"
-    with autocast(device, amp):
-        pred = model(x)
-    loss, _ = HDRLoss("fft")(pred.float(), torch.zeros(batch, 3, *size, device=device))
-    loss.backward()
-    torch.optim.Adam(model.parameters()).step()
+    train_step(model, x, torch.zeros(batch, 3, *size, device=device), torch.optim.Adam(model.parameters()), amp)
     model.grad_checkpoint = False
 
 

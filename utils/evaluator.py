@@ -17,7 +17,7 @@ from datasets.layouts import LAYOUTS, Layout, layout_from_args
 from datasets.testing import TestDataset
 
 from .hdr_io import write_hdr, write_png
-from .inference import TEST_PAD, predict_full, predict_tiled
+from .inference import TEST_PAD, TILE_OVERLAP, predict_full, predict_tiled
 from .metrics import all_metrics
 from .tonemap import mu_law_8bit
 
@@ -43,7 +43,7 @@ def evaluate(
     save_dir: Path | None = None,
     save_inputs: bool = False,
     tile: int | None = None,
-    overlap: int = 32,
+    overlap: int = TILE_OVERLAP,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Predict every scene; score the labelled ones. Returns {'scenes': [...], 'mean': {...}, 'unlabeled': [...]}."""

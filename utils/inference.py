@@ -6,6 +6,7 @@ from torch import nn
 from models.afunet import pad_to_multiple
 
 TEST_PAD = 128  # the official test pads the frame's bottom/right to a multiple of 128
+TILE_OVERLAP = 32  # default overlap of neighbouring tiles, in pixels
 
 
 @torch.inference_mode()
@@ -30,7 +31,7 @@ def _ramp(n: int, overlap: int, device: torch.device) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def predict_tiled(model: nn.Module, x: torch.Tensor, tile: int, overlap: int = 32) -> torch.Tensor:
+def predict_tiled(model: nn.Module, x: torch.Tensor, tile: int, overlap: int = TILE_OVERLAP) -> torch.Tensor:
     """Bounded-memory inference: overlapping tile x tile windows blended with linear ramps.
 
     Not the paper protocol: the CFM channel attention is global over the input, so each tile sees
