@@ -6,6 +6,7 @@ PSNR-l, SSIM-mu, SSIM-l (as the official test computes them) and their mean over
 """
 
 import argparse
+import os
 import sys
 
 from datasets.layouts import add_dataset_arguments
@@ -38,4 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # Linux CPUs: large tensors on transparent huge pages, far fewer page faults: 1.3-1.5x faster inference
+    # at the same peak memory (README, Performance). Not set for training, which it slows down.
+    os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
     sys.exit(run_cli(main))

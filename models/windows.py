@@ -70,17 +70,6 @@ class RelativePositionBias(nn.Module):
         return self.table[self.relative_position_index.view(-1)].view(n, n, -1).permute(2, 0, 1)
 
 
-def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """softmax(q k^T / sqrt(d) + bias) v for (B, heads, N, d) inputs.
-
-    scaled_dot_product_attention, except when training on the CPU: there PyTorch has no fused kernel
-    with a bias and its reference path is slower than the plain formula (the official op order).
-    """
-    if torch.is_grad_enabled() and q.device.type == "cpu":
-        return ((q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1) + bias).softmax(dim=-1) @ v
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
-
-
 def windowed_attention(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -93,8 +82,10 @@ def windowed_attention(
 
     q, k, v: (B, nW, N, C), heads laid out head-major over C; bias: (heads, N, N); mask: the
     (window indices, (M, 1, N, N) masks) of :func:`shifted_window_mask`. Returns (B, nW, N, C).
-    All windows share the bias, which keeps scaled_dot_product_attention on its fused path; the few
-    masked windows are then recomputed with their mask.
+    Training on the CPU, where PyTorch has no fused kernel that takes a learned bias, this is the
+    plain formula in the official op order, the mask added to every window. Otherwise all windows
+    share the bias, which keeps scaled_dot_product_attention on its fused path, and the few masked
+    windows are then recomputed with their mask.
     """
     b, nw, n, c = q.shape
     d = c // heads
@@ -106,11 +97,19 @@ def windowed_attention(
         return t.transpose(1, 2).reshape(b, m, n, c)
 
     bias = bias.to(q.dtype)
-    out = merge(attention(split(q), split(k), split(v), bias[None]), nw)
+    if torch.is_grad_enabled() and q.device.type == "cpu":
+        if mask is not None:
+            idx, m = mask
+            bias = bias + q.new_zeros(nw, 1, n, n).index_copy(0, idx, m.to(q.dtype))
+        attn = (split(q) * d**-0.5) @ split(k).transpose(-2, -1)
+        attn = (attn.view(b, nw, heads, n, n) + bias).view(b * nw, heads, n, n).softmax(dim=-1)
+        return merge(attn @ split(v), nw)
+
+    out = merge(F.scaled_dot_product_attention(split(q), split(k), split(v), attn_mask=bias[None]), nw)
     if mask is not None:
         idx, m = mask
         sub = [split(t[:, idx]) for t in (q, k, v)]
-        masked = attention(*sub, (bias + m.to(q.dtype)).repeat(b, 1, 1, 1))
+        masked = F.scaled_dot_product_attention(*sub, attn_mask=(bias + m.to(q.dtype)).repeat(b, 1, 1, 1))
         out = out.index_copy(1, idx, merge(masked, len(idx)))
     return out
 

@@ -7,9 +7,12 @@ efficiency = achieved model FLOP/s / FLOP/s of a dense float32 matmul measured i
 """
 
 import argparse
+import contextlib
+import ctypes
 import json
 import math
 import multiprocessing as mp
+import os
 import resource
 import statistics
 import sys
@@ -105,6 +108,7 @@ def n_tiles(size: tuple, tile: int, overlap: int = TILE_OVERLAP) -> int:
     return math.prod(len(tile_starts(n, min(tile, n), tile - overlap)) for n in size)
 
 
+FULL_FRAME = (1000, 1500)  # a Kalantari test frame
 LOSS = HDRLoss("fft")  # the official recipe's loss, as in performance-baseline.md
 
 
@@ -155,9 +159,15 @@ def run_once(model, case: str, size: tuple, batch: int = 1, tile: int | None = N
     model.grad_checkpoint = False
 
 
-def _peak_child(spec: dict, queue) -> None:
-    run_once(AFUNet(), **spec)
-    queue.put(own_peak_rss_mib())
+def _with_new_model(fn, **kwargs):
+    """``fn(AFUNet().eval(), **kwargs)``: a benchmark case on a model built where it runs (a fresh process)."""
+    return fn(AFUNet().eval(), **kwargs)
+
+
+def _child(queue, threads: int | None, fn, kwargs: dict) -> None:
+    if threads:
+        torch.set_num_threads(threads)
+    queue.put((fn(**kwargs), own_peak_rss_mib()))
 
 
 def own_peak_rss_mib() -> float:
@@ -171,19 +181,63 @@ def own_peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
 
 
-def peak_rss_mib(spec: dict) -> float | None:
-    """Peak resident memory (MiB) of a fresh process doing ``run_once(model, **spec)``; None (with a
-    message) when that process dies, e.g. killed for lack of memory."""
+def release_freed_memory() -> None:
+    """Return this process's freed heap memory to the OS (glibc ``malloc_trim``; nothing elsewhere)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def in_fresh_process(fn, kwargs: dict, threads: int | None = None, env: dict | None = None) -> tuple | None:
+    """(``fn(**kwargs)``, peak resident memory in MiB) of a fresh process with ``threads`` torch threads and
+    ``env`` added to its environment; None (with a message) when that process dies, e.g. killed for lack
+    of memory."""
+    release_freed_memory()  # room for the child: this process may hold gigabytes freed by earlier cases
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_peak_child, args=(spec, queue))
-    proc.start()
+    proc = ctx.Process(target=_child, args=(queue, threads, fn, kwargs))
+    saved = dict(os.environ)
+    os.environ.update(env or {})
+    try:
+        proc.start()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     proc.join()
     if proc.exitcode != 0:
-        print(f"{spec}: the measuring process died (exit code {proc.exitcode}; "
+        print(f"{fn.__name__}{kwargs}: the measuring process died (exit code {proc.exitcode}; "
               f"-9 is usually the out-of-memory killer)", file=sys.stderr)  # fmt: skip
         return None
     return queue.get()
+
+
+def peak_rss_mib(spec: dict, threads: int | None = None) -> float | None:
+    """Peak resident memory (MiB) of a fresh process doing ``run_once(AFUNet(), **spec)``, with the
+    environment ``spec["env"]`` if given."""
+    spec = dict(spec)
+    env = spec.pop("env", None)
+    out = in_fresh_process(_with_new_model, dict(fn=run_once, **spec), threads, env)
+    return out and out[1]
+
+
+HUGE_PAGES = {"THP_MEM_ALLOC_ENABLE": "1"}  # how test.py runs: large CPU tensors on transparent huge pages
+
+
+def huge_page_cases(args, device: torch.device) -> list[tuple[dict, dict]]:
+    """The 256x256 forward, the training step and, with --full, the full frame, each timed in a fresh
+    process with HUGE_PAGES: (row, what its peak memory is measured on) as in main()."""
+    steps = dict(device=device, warmup=args.warmup, runs=args.runs, label=", huge pages")
+    runs = [(bench_inference, dict(size=(256, 256), **steps), dict(case="inference", size=(256, 256))),
+            (bench_train_step, dict(batch=args.batch, size=128, **steps),
+             dict(case="train", size=(128, 128), batch=args.batch))]  # fmt: skip
+    if args.full:
+        frame = dict(case="inference", size=FULL_FRAME)
+        runs.append((bench_inference, dict(size=FULL_FRAME, **{**steps, "warmup": 1, "runs": 1}), frame))
+    cases = []
+    for fn, kwargs, spec in runs:
+        out = in_fresh_process(_with_new_model, dict(fn=fn, **kwargs), args.threads, HUGE_PAGES)
+        if out:
+            cases.append((out[0], {**spec, "env": HUGE_PAGES}))
+    return cases
 
 
 def main() -> int:
@@ -203,6 +257,10 @@ def main() -> int:
         "--compile", action="store_true", help="also time torch.compile(model): 256x256 and the training step"
     )
     p.add_argument("--grad_checkpoint", action="store_true", help="also time the checkpointed training step")
+    p.add_argument("--huge_pages", action="store_true",
+                   help="CPU: also time 256x256 inference, the training step and, with --full, the full frame "
+                        "in fresh processes with transparent huge pages (THP_MEM_ALLOC_ENABLE=1, as test.py "
+                        "runs)")  # fmt: skip
     p.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
     args = p.parse_args()
     if args.threads:
@@ -232,10 +290,12 @@ def main() -> int:
         row = bench_train_step(compiled, args.batch, 128, device, args.warmup, args.runs, label=", compiled")
         cases.append((row, None))
     if args.full:
-        cases.append((bench_inference(model, (1000, 1500), device, 1, 1), dict(case="inference", size=(1000, 1500))))
+        cases.append((bench_inference(model, FULL_FRAME, device, 1, 1), dict(case="inference", size=FULL_FRAME)))
     if args.tile:
         frame = tuple(int(n) for n in args.tile_frame.lower().split("x"))
         cases.append((bench_tiled(model, frame, args.tile, device), dict(case="inference", size=frame, tile=args.tile)))
+    if args.huge_pages and device.type == "cpu":
+        cases += huge_page_cases(args, device)
     mm = (mm_before + matmul_flops_per_s(device)) / 2
     rows = [row for row, _ in cases]
     for r in rows:
@@ -245,7 +305,7 @@ def main() -> int:
         if spec is None or args.no_memory:
             continue
         if device.type == "cpu":
-            row["peak_rss_mib"] = peak_rss_mib(spec)
+            row["peak_rss_mib"] = peak_rss_mib(spec, args.threads)
         elif device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
             run_once(model, **spec, device=device)

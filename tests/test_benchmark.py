@@ -1,5 +1,6 @@
-"""scripts/benchmark.py: tile counting, the tiled and autocast training-step cases, fresh-process memory."""
+"""scripts/benchmark.py: tile counting, the tiled and autocast training-step cases, fresh processes and their memory."""
 
+import os
 import sys
 
 import torch
@@ -33,7 +34,8 @@ def test_tile_count_matches_the_tiles_predict_tiled_runs():
 def test_tiled_and_bf16_training_cases_report_time_and_flops():
     model, cpu = AFUNet(stages=1), torch.device("cpu")
     tiled = benchmark.bench_tiled(model, (40, 104), 48, cpu)
-    one_tile = benchmark.count_flops(lambda: model(benchmark.make_input(1, 40, 48, cpu)))
+    with torch.inference_mode():  # as predict_tiled runs
+        one_tile = benchmark.count_flops(lambda: model(benchmark.make_input(1, 40, 48, cpu)))
     assert tiled["gflop"] * 1e9 == one_tile * benchmark.n_tiles((40, 104), 48)
     assert tiled["seconds"] > 0
     row = benchmark.bench_train_step(model, 1, 16, cpu, 0, 1, label=", bf16", amp="bf16")
@@ -43,3 +45,9 @@ def test_tiled_and_bf16_training_cases_report_time_and_flops():
 def test_fresh_process_peak_memory_of_tiled_inference():
     peak = benchmark.peak_rss_mib(dict(case="inference", size=(48, 80), tile=48))
     assert peak is not None and 50 < peak < 4096
+
+
+def test_fresh_process_gets_the_extra_environment_and_the_parent_keeps_its_own():
+    value, peak = benchmark.in_fresh_process(os.getenv, {"key": "AFUNET_PROBE"}, env={"AFUNET_PROBE": "set"})
+    assert value == "set" and peak > 0
+    assert "AFUNET_PROBE" not in os.environ

@@ -180,8 +180,10 @@ def test_unreadable_checkpoint_is_one_line_error(tmp_path):
         load_pretrained(AFUNet(stages=1), tmp_path / "missing.pth")
 
 
-def test_windowed_attention_matches_the_explicit_swin_formula():
-    """softmax((q * d^-0.5) k^T + bias + mask) v with the full shifted-window mask, batch 2, 24x40."""
+@pytest.mark.parametrize("grad", [True, False], ids=["explicit-cpu-training", "sdpa"])
+def test_windowed_attention_matches_the_explicit_swin_formula(grad):
+    """softmax((q * d^-0.5) k^T + bias + mask) v with the full shifted-window mask, batch 2, 24x40, on
+    both paths: the plain formula (CPU training) and scaled_dot_product_attention with masked windows redone."""
     from models.windows import MASK_VALUE, shifted_window_mask, window_partition, windowed_attention
 
     torch.manual_seed(0)
@@ -200,9 +202,11 @@ def test_windowed_attention_matches_the_explicit_swin_formula():
 
     logits = (split(q) * (c // heads) ** -0.5) @ split(k).transpose(-2, -1) + bias + full_mask[:, None]
     expected = (logits.softmax(-1) @ split(v)).transpose(2, 3).reshape(b, -1, 64, c)
-    got = windowed_attention(q, k, v, heads, bias, shifted_window_mask(h, w, 4, q.device))
+    with torch.set_grad_enabled(grad):
+        got = windowed_attention(q, k, v, heads, bias, shifted_window_mask(h, w, 4, q.device))
+        unmasked = windowed_attention(q, k, v, heads, bias)
     assert (got - expected).abs().max() < 1e-5
-    assert (windowed_attention(q, k, v, heads, bias) - expected).abs().max() > 1e-2  # the mask matters
+    assert (unmasked - expected).abs().max() > 1e-2  # the mask matters
 
 
 def test_masks_cached_during_inference_serve_training():

@@ -2,11 +2,15 @@
 
 import csv
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import synth_scenes
+from conftest import ROOT, synth_scenes
 
 import test as test_script
 from datasets import LAYOUTS, TestDataset
@@ -83,3 +87,36 @@ def test_tiled_inference_is_close_to_full_frame(official_checkpoint):
     assert (tiled - full).abs().mean() < 0.1  # differs (global CFM statistics) but stays close
     with torch.inference_mode():
         assert torch.allclose(predict_tiled(model, x, tile=128), model(x), atol=1e-6)  # one tile = whole frame
+
+
+THP_PROBE = """
+import resource, runpy, sys
+sys.argv = ["test.py", "--help"]
+try:
+    runpy.run_path("test.py", run_name="__main__")
+except SystemExit:
+    pass
+import torch
+torch.ones(2**24)  # 64 MiB, freed: the next one is mapped afresh
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+torch.ones(2**24)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+def huge_pages_available() -> bool:
+    setting = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    return setting.is_file() and "[never]" not in setting.read_text()
+
+
+@pytest.mark.skipif(not huge_pages_available(), reason="no transparent huge pages on this machine")
+def test_test_py_puts_large_tensors_on_huge_pages():
+    """64 MiB in 4 KiB pages is 16384 page faults; in 2 MiB huge pages a few hundred. A user's setting wins."""
+
+    def faults(**env: str) -> int:
+        run = subprocess.run([sys.executable, "-c", THP_PROBE], cwd=ROOT, env={**os.environ, **env},
+                             capture_output=True, text=True, check=True)  # fmt: skip
+        return int(run.stdout.split()[-1])
+
+    assert faults() < 4_000
+    assert faults(THP_MEM_ALLOC_ENABLE="0") > 10_000
