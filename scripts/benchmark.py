@@ -204,7 +204,8 @@ def in_fresh_process(fn, kwargs: dict, threads: int | None = None, env: dict | N
         os.environ.update(saved)
     proc.join()
     if proc.exitcode != 0:
-        print(f"{fn.__name__}{kwargs}: the measuring process died (exit code {proc.exitcode}; "
+        case = {k: getattr(v, "__name__", v) for k, v in kwargs.items()}
+        print(f"{case}: the measuring process died (exit code {proc.exitcode}; "
               f"-9 is usually the out-of-memory killer)", file=sys.stderr)  # fmt: skip
         return None
     return queue.get()
