@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Linux CPUs: large tensors on transparent huge pages, far fewer page faults: 1.3-1.5x faster inference
+    # Linux CPUs: large tensors on transparent huge pages, far fewer page faults: 1.1-1.2x faster inference
     # at the same peak memory (README, Performance). Not set for training, which it slows down.
     os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
     sys.exit(run_cli(main))

@@ -29,6 +29,7 @@ from models import AFUNet, count_parameters  # noqa: E402
 from utils.evaluator import sync_device  # noqa: E402
 from utils.inference import TILE_OVERLAP, predict_tiled, tile_starts  # noqa: E402
 from utils.losses import HDRLoss  # noqa: E402
+from utils.trainer import autocast  # noqa: E402
 
 
 def timed(fn, device: torch.device, warmup: int, runs: int) -> float:
@@ -66,14 +67,6 @@ def count_flops(fn) -> int:
     with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
         fn()
     return counter.get_total_flops()
-
-
-AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def autocast(device: torch.device, amp: str | None) -> torch.autocast:
-    """Autocast to the ``amp`` dtype ("bf16", "fp16"); a disabled one for None."""
-    return torch.autocast(device.type, AMP_DTYPES.get(amp), enabled=amp is not None)
 
 
 def bench_inference(model, size, device, warmup, runs, amp: str | None = None, label: str = "") -> dict:

@@ -34,6 +34,14 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or Inf."""
 
 
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def autocast(device: torch.device, amp: str | None) -> torch.autocast:
+    """Autocast to the ``amp`` dtype ("bf16", "fp16"); a disabled one for None (train.py --amp)."""
+    return torch.autocast(device.type, AMP_DTYPES.get(amp), enabled=amp is not None)
+
+
 def cosine_lr(epoch: int, epochs: int, lr: float, lr_min: float) -> float:
     """Official closed form, epoch 1-based: lr_min + (lr - lr_min) (1 + cos(pi (epoch - 1) / epochs)) / 2."""
     return lr_min + (lr - lr_min) * (1 + math.cos(math.pi * (epoch - 1) / epochs)) / 2
@@ -153,7 +161,7 @@ class Trainer:
     # -- the loop ----------------------------------------------------------------------------
     def step(self, batch: dict) -> float:
         x, label = batch["input"].to(self.device), batch["label"].to(self.device)
-        with torch.autocast(self.device.type, torch.bfloat16, enabled=getattr(self.args, "amp", None) == "bf16"):
+        with autocast(self.device, getattr(self.args, "amp", None)):
             pred = self.model(x)
         loss, parts = self.loss_fn(pred.float(), label)
         if not torch.isfinite(loss):
