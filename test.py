@@ -10,7 +10,7 @@ import os
 import sys
 
 from datasets.layouts import add_dataset_arguments
-from utils.logging import run_cli
+from utils.cli import run_cli
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -33,7 +33,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from utils.evaluator import run_test
+    from utils.engine.tester import run_test
 
     return run_test(parse_args(argv))
 

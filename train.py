@@ -13,13 +13,12 @@ import sys
 from datasets.layouts import add_dataset_arguments
 from datasets.training import AUGMENTATIONS
 from models import COMPONENTS, PARADIGMS
-from utils.logging import run_cli
+from utils.cli import run_cli
+from utils.engine.schedule import RECIPES
 from utils.losses import LOSSES
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from utils.trainer import RECIPES
-
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_dataset_arguments(p)
     r = p.add_argument_group("recipe")
@@ -68,7 +67,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from utils.trainer import run_training
+    from utils.engine.trainer import run_training
 
     return run_training(parse_args(argv))
 

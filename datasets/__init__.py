@@ -2,11 +2,11 @@
 
 from .inputs import make_input
 from .layouts import LAYOUTS, Layout
-from .scene import DatasetError, Scene, list_scenes, read_scene
+from .scene import Scene, list_scenes, read_scene
 from .testing import TestDataset
 from .training import TrainingDataset
 
 __all__ = [
-    "LAYOUTS", "DatasetError", "Layout", "Scene", "TestDataset", "TrainingDataset", "list_scenes", "make_input",
+    "LAYOUTS", "Layout", "Scene", "TestDataset", "TrainingDataset", "list_scenes", "make_input",
     "read_scene",
 ]  # fmt: skip

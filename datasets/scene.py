@@ -5,15 +5,12 @@ from pathlib import Path
 
 import numpy as np
 
-from utils.hdr_io import LDR_EXTENSIONS, ImageIOError, read_hdr, read_ldr
+from utils.errors import DatasetError, ImageIOError
+from utils.hdr_io import LDR_EXTENSIONS, read_hdr, read_ldr
 
 from .layouts import Layout
 
 N_EXPOSURES = 3
-
-
-class DatasetError(Exception):
-    """Bad input data; the one-line message names the scene folder, the file and the problem."""
 
 
 @dataclass

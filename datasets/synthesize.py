@@ -11,43 +11,22 @@ The label is the noise-free radiance as seen at t = 1 (the scale of the network'
 
 import argparse
 import sys
-from functools import lru_cache
 from pathlib import Path
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
-from utils.hdr_io import HDR_EXTENSIONS, ImageIOError, read_hdr, write_hdr, write_ldr16
+from utils.cli import run_cli
+from utils.hdr_io import write_hdr, write_ldr16
 
 from .inputs import GAMMA
 from .layouts import LAYOUTS, Layout
-from .samples import is_held_out
+from .sources import DEFAULT_SOURCES, find_sources, load_radiance, training_sources
 
-DEFAULT_SOURCES = Path(__file__).resolve().parents[2] / "shared" / "data" / "hdr-radiance"
 EV_LADDERS = ((0.0, 2.0, 4.0), (0.0, 3.0, 6.0))
 MARGIN = 40  # pixels rendered around the frame so that shifted content never runs out
 CODES = 65535  # 16-bit quantisation: code = round(65535 * ldr); the readers divide by 65536
-
-
-def find_sources(paths: list[Path]) -> list[Path]:
-    """.hdr/.exr files among the given files and folders (recursively), sorted."""
-    found = []
-    for p in paths:
-        if p.is_dir():
-            found += [f for f in p.rglob("*") if f.suffix.lower() in HDR_EXTENSIONS]
-        elif p.suffix.lower() in HDR_EXTENSIONS:
-            found.append(p)
-        else:
-            raise ImageIOError(f"{p}: not a folder or an .hdr/.exr file")
-    return sorted(set(found))
-
-
-@lru_cache(maxsize=8)
-def load_radiance(path: Path) -> np.ndarray:
-    """A source radiance map, float32 RGB, negatives and non-finite values set to 0."""
-    img = read_hdr(path)
-    return np.where(np.isfinite(img) & (img > 0), img, 0).astype(np.float32)
 
 
 def smooth_field(h: int, w: int, cells: int, rng: np.random.Generator, channels: int = 1) -> np.ndarray:
@@ -236,20 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--procedural", type=float, default=0.2, help="share of procedural content (default: %(default)s)")
     p.add_argument("--ev", type=float, nargs=3, default=None, help="fixed EV ladder, e.g. 0 2 4 (default: random)")
     args = p.parse_args(argv)
-    try:
-        if args.source is not None:
-            sources = find_sources(args.source)
-        else:  # the shared maps minus those reserved for the sample scenes
-            shared = find_sources([DEFAULT_SOURCES]) if DEFAULT_SOURCES.is_dir() else []
-            sources = [path for path in shared if not is_held_out(path)]
-        lines = synthesize(args.out, LAYOUTS[args.layout], args.scenes, args.seed, args.size, sources,
-                           args.procedural, tuple(args.ev) if args.ev else None, args.start)  # fmt: skip
-    except ImageIOError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    sources = find_sources(args.source) if args.source is not None else training_sources()
+    lines = synthesize(args.out, LAYOUTS[args.layout], args.scenes, args.seed, args.size, sources,
+                       args.procedural, tuple(args.ev) if args.ev else None, args.start)  # fmt: skip
     print(f"wrote {len(lines)} {args.layout} scenes to {args.out} ({len(sources)} radiance maps available)")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

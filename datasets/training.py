@@ -10,9 +10,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from utils.errors import DatasetError
+
 from .inputs import make_input
 from .layouts import Layout
-from .scene import DatasetError, list_scenes, read_scene
+from .scene import list_scenes, read_scene
 
 AUGMENTATIONS = ("paper", "official", "none")
 

@@ -2,9 +2,9 @@
 
 from .afunet import AFM, COMPONENTS, PARADIGMS, AFUNet, count_parameters
 from .modules import CFM, DCM, MLP, SAM, SFEM, SFM
-from .official import CheckpointError, load_model, load_pretrained
+from .official import load_model, load_pretrained
 
 __all__ = [
-    "AFM", "AFUNet", "CFM", "COMPONENTS", "CheckpointError", "DCM", "MLP", "PARADIGMS", "SAM", "SFEM", "SFM",
+    "AFM", "AFUNet", "CFM", "COMPONENTS", "DCM", "MLP", "PARADIGMS", "SAM", "SFEM", "SFM",
     "count_parameters", "load_model", "load_pretrained",
 ]  # fmt: skip

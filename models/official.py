@@ -12,6 +12,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from utils.checkpoint import read_checkpoint
+from utils.errors import CheckpointError
+
+from .afunet import AFUNet
+
 # official key (after 'module.') -> ours; stage index s is the paper's t - 1
 OFFICIAL_TO_OURS: list[tuple[str, str | Callable[[re.Match], str]]] = [
     (r"^conv([123])\.0\.", lambda m: f"sfem.{int(m[1]) - 1}.conv."),
@@ -40,10 +45,6 @@ OFFICIAL_TO_OURS: list[tuple[str, str | Callable[[re.Match], str]]] = [
 RECOMPUTED_BUFFERS = re.compile(r"\.(attn\.relative_position_index|attn_mask)$")
 
 
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be read or does not fit the model."""
-
-
 def official_to_ours(key: str) -> str:
     """Map one official state-dict key (without 'module.') to this implementation's name."""
     for pattern, repl in OFFICIAL_TO_OURS:
@@ -64,20 +65,6 @@ def convert_official(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Ten
         if not RECOMPUTED_BUFFERS.search(key):
             out[official_to_ours(key)] = value
     return out
-
-
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a checkpoint file onto the CPU, turning any failure into a one-line CheckpointError."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint file not found")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unpickling/zip failure is a bad file for the user
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {e})") from None
-    if not isinstance(ckpt, dict):
-        raise CheckpointError(f"{path}: expected a dict, found {type(ckpt).__name__}")
-    return ckpt
 
 
 def model_state_dict(ckpt: dict[str, Any], path: str | Path = "checkpoint") -> dict[str, torch.Tensor]:
@@ -125,8 +112,6 @@ def _head(items: list[str], n: int = 5) -> str:
 def load_model(path: str | Path, **overrides: Any) -> tuple[nn.Module, dict[str, Any]]:
     """Build the network a checkpoint was trained with (its stored config, else the official one),
     load its weights strictly, and return (model, checkpoint)."""
-    from .afunet import AFUNet
-
     ckpt = read_checkpoint(path)
     config = {**(ckpt.get("config") or {}), **overrides}
     try:

@@ -7,13 +7,8 @@ efficiency = achieved model FLOP/s / FLOP/s of a dense float32 matmul measured i
 """
 
 import argparse
-import contextlib
-import ctypes
 import json
 import math
-import multiprocessing as mp
-import os
-import resource
 import statistics
 import sys
 import time
@@ -25,11 +20,13 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from fresh_process import in_fresh_process  # noqa: E402
+
 from models import AFUNet, count_parameters  # noqa: E402
-from utils.evaluator import sync_device  # noqa: E402
-from utils.inference import TILE_OVERLAP, predict_tiled, tile_starts  # noqa: E402
+from utils.cli import run_cli  # noqa: E402
+from utils.device import autocast, resolve_device, sync_device  # noqa: E402
+from utils.engine.inference import TILE_OVERLAP, predict_tiled, tile_starts  # noqa: E402
 from utils.losses import HDRLoss  # noqa: E402
-from utils.trainer import autocast  # noqa: E402
 
 
 def timed(fn, device: torch.device, warmup: int, runs: int) -> float:
@@ -157,53 +154,6 @@ def _with_new_model(fn, **kwargs):
     return fn(AFUNet().eval(), **kwargs)
 
 
-def _child(queue, threads: int | None, fn, kwargs: dict) -> None:
-    if threads:
-        torch.set_num_threads(threads)
-    queue.put((fn(**kwargs), own_peak_rss_mib()))
-
-
-def own_peak_rss_mib() -> float:
-    """This process's peak RSS in MiB. Linux's VmHWM starts afresh at exec, whereas ru_maxrss carries the
-    forking parent's RSS over into a spawned child."""
-    status = Path("/proc/self/status")
-    if status.is_file():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 2**10
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
-
-
-def release_freed_memory() -> None:
-    """Return this process's freed heap memory to the OS (glibc ``malloc_trim``; nothing elsewhere)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-def in_fresh_process(fn, kwargs: dict, threads: int | None = None, env: dict | None = None) -> tuple | None:
-    """(``fn(**kwargs)``, peak resident memory in MiB) of a fresh process with ``threads`` torch threads and
-    ``env`` added to its environment; None (with a message) when that process dies, e.g. killed for lack
-    of memory."""
-    release_freed_memory()  # room for the child: this process may hold gigabytes freed by earlier cases
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(queue, threads, fn, kwargs))
-    saved = dict(os.environ)
-    os.environ.update(env or {})
-    try:
-        proc.start()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    proc.join()
-    if proc.exitcode != 0:
-        case = {k: getattr(v, "__name__", v) for k, v in kwargs.items()}
-        print(f"{case}: the measuring process died (exit code {proc.exitcode}; "
-              f"-9 is usually the out-of-memory killer)", file=sys.stderr)  # fmt: skip
-        return None
-    return queue.get()
-
-
 def peak_rss_mib(spec: dict, threads: int | None = None) -> float | None:
     """Peak resident memory (MiB) of a fresh process doing ``run_once(AFUNet(), **spec)``, with the
     environment ``spec["env"]`` if given."""
@@ -234,7 +184,7 @@ def huge_page_cases(args, device: torch.device) -> list[tuple[dict, dict]]:
     return cases
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -256,10 +206,10 @@ def main() -> int:
                         "in fresh processes with transparent huge pages (THP_MEM_ALLOC_ENABLE=1, as test.py "
                         "runs)")  # fmt: skip
     p.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    device = resolve_device(args.device)
     model = AFUNet().to(device).eval()
     mm_before = matmul_flops_per_s(device)
     train = dict(case="train", size=(128, 128), batch=args.batch)
@@ -323,4 +273,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -22,8 +22,11 @@ from datasets.testing import TestDataset  # noqa: E402
 from models import AFUNet  # noqa: E402
 from models.baselines import ReferenceOnly, TriangleMerge  # noqa: E402
 from models.official import load_model  # noqa: E402
-from utils.evaluator import evaluate, format_comparison, resolve_device, test_set_from_args  # noqa: E402
-from utils.logging import run_cli  # noqa: E402
+from utils.cli import run_cli  # noqa: E402
+from utils.device import resolve_device  # noqa: E402
+from utils.engine.evaluation import evaluate  # noqa: E402
+from utils.engine.reports import format_comparison  # noqa: E402
+from utils.engine.tester import test_set_from_args  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,29 +14,25 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models import CheckpointError  # noqa: E402
 from utils.checkpoint import export_weights  # noqa: E402
+from utils.cli import run_cli  # noqa: E402
+from utils.errors import UserError  # noqa: E402
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", type=Path, help="a train.py checkpoint (latest.pth, best.pth, epoch_NNNN.pth)")
     p.add_argument("out", type=Path, help="weights file to write")
     p.add_argument("--meta", nargs="*", default=[], metavar="KEY=VALUE", help="extra metadata to record")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     bad = [m for m in args.meta if "=" not in m]
     if bad:
-        print(f"error: --meta expects KEY=VALUE, got {bad[0]!r}", file=sys.stderr)
-        return 1
-    try:
-        meta = export_weights(args.checkpoint, args.out, dict(m.split("=", 1) for m in args.meta))
-    except CheckpointError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        raise UserError(f"--meta expects KEY=VALUE, got {bad[0]!r}")
+    meta = export_weights(args.checkpoint, args.out, dict(m.split("=", 1) for m in args.meta))
     print(json.dumps({k: v for k, v in meta.items() if k != "args"}, indent=2))
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

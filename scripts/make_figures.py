@@ -28,7 +28,9 @@ from datasets.scene import list_scenes  # noqa: E402
 from datasets.testing import TestDataset  # noqa: E402
 from models.baselines import TriangleMerge, exposure  # noqa: E402
 from models.official import load_model  # noqa: E402
-from utils.inference import predict_full  # noqa: E402
+from utils.cli import run_cli  # noqa: E402
+from utils.engine.inference import predict_full  # noqa: E402
+from utils.errors import UserError  # noqa: E402
 from utils.metrics import psnr_mu  # noqa: E402
 from utils.tonemap import mu_law_8bit  # noqa: E402
 
@@ -87,17 +89,16 @@ def training_curve(log: Path, out: Path) -> None:
     plt.close(fig)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pretrained_model", type=Path, default=DEMO / "AFUNet_synthetic.pth")
     p.add_argument("--log", type=Path, default=DEMO / "AFUNet_synthetic_log.jsonl", help="the run's log.jsonl")
     p.add_argument("--scenes", nargs="+", default=["002", "007"], help="sample scenes to show")
     p.add_argument("--out", type=Path, default=Path("readme-img"))
-    args = p.parse_args()
+    args = p.parse_args(argv)
     for path in (args.pretrained_model, args.log):
         if not path.is_file():
-            print(f"error: {path}: not found", file=sys.stderr)
-            return 1
+            raise UserError(f"{path}: not found")
     args.out.mkdir(parents=True, exist_ok=True)
     sample_figure(args.pretrained_model, args.scenes, args.out / "samples.png")
     training_curve(args.log, args.out / "training_curve.png")
@@ -106,4 +107,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -17,7 +17,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from datasets.samples import HELD_OUT, RADIANCE_DIR  # noqa: E402
+from datasets.samples import RADIANCE_DIR  # noqa: E402
+from datasets.sources import HELD_OUT  # noqa: E402
+from utils.cli import run_cli  # noqa: E402
+from utils.errors import UserError  # noqa: E402
 from utils.hdr_io import read_hdr, write_hdr  # noqa: E402
 
 # held-out file -> (rows as fractions of the height, columns as fractions of the width, scale)
@@ -37,11 +40,11 @@ LICENCES = {
 }
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--shared", type=Path, default=Path("../shared/data/hdr-radiance"), help="the radiance-map folder")
-    args = p.parse_args()
-    assert sorted(CROPS) == sorted(HELD_OUT), "CROPS and datasets.samples.HELD_OUT must name the same files"
+    args = p.parse_args(argv)
+    assert sorted(CROPS) == sorted(HELD_OUT), "CROPS and datasets.sources.HELD_OUT must name the same files"
     RADIANCE_DIR.mkdir(parents=True, exist_ok=True)
     lines = ["# Radiance maps of the sample scenes", "",
              "Crops of real HDR images, held out from every training set of this project. Values are the source's",
@@ -52,8 +55,7 @@ def main() -> int:
     for rel, (rows, cols, scale) in CROPS.items():
         src = args.shared / rel
         if not src.is_file():
-            print(f"error: {src}: held-out radiance map not found", file=sys.stderr)
-            return 1
+            raise UserError(f"{src}: held-out radiance map not found")
         img = np.maximum(np.nan_to_num(read_hdr(src)), 0)
         h, w = img.shape[:2]
         img = img[int(rows[0] * h) : int(rows[1] * h), int(cols[0] * w) : int(cols[1] * w)]
@@ -70,4 +72,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

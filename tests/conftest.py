@@ -1,4 +1,5 @@
-"""Shared test fixtures: paths into ../shared (skipped with a reason when it is absent)."""
+"""Shared test fixtures: the shipped official-equivalence data (tests/fixtures), paths into ../shared
+(skipped with a reason when it is absent), and small synthetic scenes."""
 
 from pathlib import Path
 
@@ -6,24 +7,34 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
-FIXTURES = SHARED / "fixtures" / "afunet-official"
+FIXTURES = ROOT / "tests" / "fixtures" / "afunet-official"  # shipped: a fresh clone runs the equivalence proof
 
 
 def shared_path(*parts: str) -> Path:
     """A path inside ../shared, or a pytest skip naming what is missing."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"{path} is absent: the reference fixtures live in ../shared beside the repository")
+        pytest.skip(f"{path} is absent: the full reference data lives in ../shared beside the repository")
     return path
 
 
 @pytest.fixture(scope="session")
 def official_checkpoint() -> Path:
-    return shared_path("fixtures", "afunet-official", "official_random_init.pth")
+    """The official-format checkpoint with random weights (shipped copy)."""
+    return FIXTURES / "official_random_init.pth"
 
 
 @pytest.fixture(scope="session")
 def forward_cases() -> dict:
+    """The official network's inputs, outputs and a subset of intermediates (shipped copy)."""
+    import torch
+
+    return torch.load(FIXTURES / "forward_cases_subset.pt")
+
+
+@pytest.fixture(scope="session")
+def shared_forward_cases() -> dict:
+    """The full official fixture, every intermediate (../shared only)."""
     import torch
 
     return torch.load(shared_path("fixtures", "afunet-official", "forward_cases.pt"))

@@ -3,12 +3,13 @@
 import os
 import sys
 
+import pytest
 import torch
 from conftest import ROOT
 from torch import nn
 
 from models import AFUNet
-from utils.inference import predict_tiled
+from utils.engine.inference import predict_tiled
 
 sys.path.insert(0, str(ROOT / "scripts"))  # importable by name, as the spawned memory-measuring process needs
 import benchmark  # noqa: E402
@@ -31,6 +32,7 @@ def test_tile_count_matches_the_tiles_predict_tiled_runs():
         assert benchmark.n_tiles(size, tile) == net.calls, (size, tile)
 
 
+@pytest.mark.slow
 def test_tiled_and_bf16_training_cases_report_time_and_flops():
     model, cpu = AFUNet(stages=1), torch.device("cpu")
     tiled = benchmark.bench_tiled(model, (40, 104), 48, cpu)
@@ -42,11 +44,13 @@ def test_tiled_and_bf16_training_cases_report_time_and_flops():
     assert row["case"] == "train step batch 1 16x16, bf16" and row["seconds"] > 0 and row["gflop"] > 0
 
 
+@pytest.mark.slow
 def test_fresh_process_peak_memory_of_tiled_inference():
     peak = benchmark.peak_rss_mib(dict(case="inference", size=(48, 80), tile=48))
     assert peak is not None and 50 < peak < 4096
 
 
+@pytest.mark.slow
 def test_fresh_process_gets_the_extra_environment_and_the_parent_keeps_its_own():
     value, peak = benchmark.in_fresh_process(os.getenv, {"key": "AFUNET_PROBE"}, env={"AFUNET_PROBE": "set"})
     assert value == "set" and peak > 0

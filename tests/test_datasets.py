@@ -8,9 +8,11 @@ import pytest
 import torch
 from conftest import shared_path, synth_scenes
 
-from datasets import LAYOUTS, DatasetError, TestDataset, TrainingDataset, make_input, read_scene
+from datasets import LAYOUTS, TestDataset, TrainingDataset, make_input, read_scene
 from datasets.synthesize import main as synthesize_main
 from datasets.training import augment
+from utils.cli import run_cli
+from utils.errors import DatasetError
 from utils.hdr_io import write_hdr, write_ldr16
 
 
@@ -52,9 +54,10 @@ def test_generator_is_deterministic_and_has_motion(tmp_path):
 
 
 def test_synthesize_cli_writes_layout_and_reports_bad_source(tmp_path, capsys):
-    assert synthesize_main(["--out", str(tmp_path / "hu"), "--layout", "hu", "--scenes", "1", "--size", "32x48",
-                            "--source", str(tmp_path / "nothing.txt")]) == 1  # fmt: skip
-    assert "nothing.txt" in capsys.readouterr().err
+    assert run_cli(synthesize_main, ["--out", str(tmp_path / "hu"), "--layout", "hu", "--scenes", "1",
+                                     "--size", "32x48", "--source", str(tmp_path / "nothing.txt")]) == 1  # fmt: skip
+    err = capsys.readouterr().err
+    assert "nothing.txt" in err and err.startswith("error: ") and err.count("\n") == 1
     assert synthesize_main(["--out", str(tmp_path / "hu"), "--layout", "hu", "--scenes", "1", "--size", "32x48",
                             "--source"]) == 0  # fmt: skip
     assert (tmp_path / "hu" / "001" / "input_exp.txt").read_text() in ("0.000000\n2.000000\n4.000000\n",

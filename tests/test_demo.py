@@ -9,14 +9,14 @@ from conftest import ROOT, shared_path
 
 import test as test_script
 from datasets import LAYOUTS, TestDataset
-from datasets.samples import HELD_OUT, RADIANCE_DIR, SCENES, ensure_samples, is_held_out
+from datasets.samples import RADIANCE_DIR, SCENES, ensure_samples
 from datasets.scene import read_scene
-from datasets.synthesize import DEFAULT_SOURCES, find_sources
+from datasets.sources import DEFAULT_SOURCES, HELD_OUT, find_sources, is_held_out
 from models import AFUNet
 from models.baselines import ReferenceOnly, TriangleMerge
 from models.official import load_model
-from utils.evaluator import evaluate
-from utils.logging import run_cli
+from utils.cli import run_cli
+from utils.engine.evaluation import evaluate
 
 DEMO = ROOT / "pretrain_model" / "AFUNet_synthetic.pth"
 
@@ -51,6 +51,7 @@ def test_demo_checkpoint_loads_like_an_official_one_and_records_its_run():
     assert meta["iteration"] > 0 and meta["args"]["seed"] == 443
 
 
+@pytest.mark.slow
 def test_plain_test_py_scores_the_demo_and_beats_both_baselines(tmp_path):
     assert run_cli(test_script.main, ["--save_dir", str(tmp_path)]) == 0
     with open(tmp_path / "results.csv") as f:

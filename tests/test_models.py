@@ -2,8 +2,10 @@
 
 import pytest
 import torch
+from conftest import shared_path
 
-from models import COMPONENTS, AFUNet, CheckpointError, count_parameters, load_pretrained
+from models import COMPONENTS, AFUNet, count_parameters, load_pretrained
+from utils.errors import CheckpointError
 
 OFFICIAL_PARAMETERS = 1_162_035
 
@@ -52,13 +54,12 @@ def test_official_parameter_count():
     assert count_parameters(AFUNet()) == OFFICIAL_PARAMETERS
 
 
-@pytest.mark.parametrize("index", [0, 1])
-def test_reproduces_official_outputs_and_intermediates(official_model, forward_cases, index):
-    case = forward_cases["cases"][index]
-    store, handles = capture_intermediates(official_model)
+def assert_matches_official(model: AFUNet, case: dict) -> None:
+    """The output within 1e-5 and every intermediate the case holds within max(1e-4, 2e-5 max|ref|)."""
+    store, handles = capture_intermediates(model)
     try:
         with torch.no_grad():
-            out = official_model(case["input"])
+            out = model(case["input"])
     finally:
         for h in handles:
             h.remove()
@@ -70,6 +71,31 @@ def test_reproduces_official_outputs_and_intermediates(official_model, forward_c
         tol = max(1e-4, 2e-5 * ref.abs().max().item())
         diff = (store[name] - ref).abs().max().item()
         assert diff <= tol, f"{case['name']} {name}: max |diff| {diff:.3g} > {tol:.3g}"
+
+
+@pytest.mark.parametrize("index", [0, 1], ids=["a-64x64", "b-batch2-40x56"])
+def test_reproduces_official_outputs_and_intermediates(official_model, forward_cases, index):
+    """Shipped fixtures: runs on a fresh clone."""
+    assert_matches_official(official_model, forward_cases["cases"][index])
+
+
+@pytest.mark.parametrize("index", [0, 1], ids=["a-64x64", "b-batch2-40x56"])
+def test_reproduces_every_official_intermediate(official_model, shared_forward_cases, index):
+    """The full shared fixture: 45 intermediates of case a, 18 of case b."""
+    case = shared_forward_cases["cases"][index]
+    assert len(case["intermediates"]) == (45, 18)[index]
+    assert_matches_official(official_model, case)
+
+
+def test_shipped_fixtures_are_faithful_copies_of_the_shared_ones(official_checkpoint, forward_cases):
+    shared = shared_path("fixtures", "afunet-official")
+    assert official_checkpoint.read_bytes() == (shared / "official_random_init.pth").read_bytes()
+    full = torch.load(shared / "forward_cases.pt")
+    for mine, ref in zip(forward_cases["cases"], full["cases"], strict=True):
+        assert mine["name"] == ref["name"]
+        assert torch.equal(mine["input"], ref["input"]) and torch.equal(mine["output"], ref["output"])
+        for name, t in mine["intermediates"].items():
+            assert torch.equal(t, ref["intermediates"][name]), name
 
 
 def test_odd_sizes_and_batch_consistency(official_model, forward_cases):

@@ -15,9 +15,9 @@ from conftest import ROOT, synth_scenes
 import test as test_script
 from datasets import LAYOUTS, TestDataset
 from models import AFUNet, load_pretrained
+from utils.cli import run_cli
+from utils.engine.inference import predict_full, predict_tiled
 from utils.hdr_io import read_hdr
-from utils.inference import predict_full, predict_tiled
-from utils.logging import run_cli
 from utils.metrics import all_metrics
 
 
@@ -28,6 +28,7 @@ def scenes(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_test_py_end_to_end(scenes, official_checkpoint, tmp_path, capsys):
     out = tmp_path / "out"
     (scenes / "Test" / "Test-set" / "003").mkdir(exist_ok=True)  # a scene without label
@@ -109,6 +110,7 @@ def huge_pages_available() -> bool:
     return setting.is_file() and "[never]" not in setting.read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not huge_pages_available(), reason="no transparent huge pages on this machine")
 def test_test_py_puts_large_tensors_on_huge_pages():
     """64 MiB in 4 KiB pages is 16384 page faults; in 2 MiB huge pages a few hundred. A user's setting wins."""

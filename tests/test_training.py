@@ -11,9 +11,11 @@ from conftest import synth_scenes
 import train as train_script
 from models.official import load_model
 from utils import checkpoint as ckpt_module
-from utils import trainer as trainer_module
-from utils.logging import UserError, run_cli
-from utils.trainer import cosine_lr, run_training
+from utils.cli import run_cli
+from utils.engine import trainer as trainer_module
+from utils.engine.schedule import cosine_lr
+from utils.engine.trainer import run_training
+from utils.errors import UserError
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +46,7 @@ def test_recipes_fill_defaults_and_fields_override():
     assert (official.batch_size, official.augmentation, official.loss) == (8, "official", "fft")
 
 
+@pytest.mark.slow
 def test_resume_is_bit_identical(data_dir, tmp_path):
     assert run_training(args_for(data_dir, tmp_path / "straight")) == 0  # 3 iterations per epoch, 6 in all
     assert run_training(args_for(data_dir, tmp_path / "split", "--max_iters", "4")) == 0
@@ -60,6 +63,7 @@ def test_resume_is_bit_identical(data_dir, tmp_path):
     assert 0 < b["train_seconds"] and 0 < a["train_seconds"]
 
 
+@pytest.mark.slow
 def test_bf16_autocast_trains_near_fp32_and_resumes_exactly(data_dir, tmp_path):
     assert run_training(args_for(data_dir, tmp_path / "fp32", "--max_iters", "4")) == 0
     assert run_training(args_for(data_dir, tmp_path / "bf16", "--max_iters", "4", "--amp", "bf16")) == 0
@@ -72,6 +76,7 @@ def test_bf16_autocast_trains_near_fp32_and_resumes_exactly(data_dir, tmp_path):
     assert 0 < max(diffs) < 1e-2  # autocast really ran, and stayed close to float32 training
 
 
+@pytest.mark.slow
 def test_exported_weights_load_like_official_ones(data_dir, tmp_path):
     assert run_training(args_for(data_dir, tmp_path / "run", "--max_iters", "2")) == 0
     out = tmp_path / "weights.pth"
@@ -89,6 +94,7 @@ def test_exported_weights_load_like_official_ones(data_dir, tmp_path):
         trainer_module.Trainer(args_for(data_dir, tmp_path / "bad", "--init_weights", log))
 
 
+@pytest.mark.slow
 def test_sigterm_saves_and_resume_continues(data_dir, tmp_path, monkeypatch):
     original = trainer_module.Trainer.step
 
@@ -123,6 +129,7 @@ def test_kill_during_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["latest.pth"]
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_with_message_and_keeps_last_checkpoint(data_dir, tmp_path, monkeypatch, capsys):
     original = trainer_module.HDRLoss.forward
 
@@ -138,6 +145,7 @@ def test_nan_loss_stops_with_message_and_keeps_last_checkpoint(data_dir, tmp_pat
     assert torch.load(tmp_path / "run" / "latest.pth")["iteration"] == 2
 
 
+@pytest.mark.slow
 def test_loss_decreases_on_a_tiny_set(data_dir, tmp_path):
     args = args_for(data_dir, tmp_path / "learn", "--repeat", "20", "--epochs", "1", "--max_iters", "24",
                     "--lr", "1e-3", "--augmentation", "none")  # fmt: skip
@@ -166,6 +174,7 @@ def test_unwritable_run_folder_is_reported_before_training(data_dir, tmp_path, c
     assert "run folder is not writable" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_vgg_and_fft_losses_run(data_dir, tmp_path):
     for loss in ("vgg", "fft"):
         args = args_for(data_dir, tmp_path / loss, "--loss", loss, "--max_iters", "1", "--vgg_random_init_for_tests")

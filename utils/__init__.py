@@ -1,6 +1,5 @@
-"""Metrics, losses, I/O, checkpoints, logging and the training/evaluation loops."""
-
-import os
-
-# OpenCV 4.x reads OpenEXR only when this is set before cv2 is first imported.
-os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
+"""The bottom layer: image I/O, tone mapping, errors, CLI helpers, devices, checkpoints (this folder's
+modules), metrics (``utils.metrics``) and losses (``utils.losses``). None of them imports ``models``,
+``datasets`` or ``utils.engine``; ``utils.engine``, the orchestration above ``models`` and ``datasets``,
+is the one sub-package that does. Importing any module here has no side effect.
+"""

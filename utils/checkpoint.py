@@ -1,14 +1,47 @@
-"""Atomic checkpoint writes and the full random state needed for an exact resume."""
+"""The one checkpoint reader and the one writer: every ``.pth`` this project reads or writes goes through
+:func:`read_checkpoint` (a one-line CheckpointError for any bad file) and :func:`atomic_save`."""
 
 import os
-import random
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
+
+from .errors import CheckpointError, first_line
+
+WEIGHTS_ONLY_CAUSE = "WeightsUnpickler error:"
+
+
+def load_failure(error: BaseException) -> str:
+    """The cause of a failed ``torch.load`` in one line: the unpickler's reason for a weights-only refusal
+    (torch's advice around it dropped), else the first sentence of the first line."""
+    text = str(error)
+    if WEIGHTS_ONLY_CAUSE in text:
+        cause = first_line(text.split(WEIGHTS_ONLY_CAUSE, 1)[1]).split(". ")[0].rstrip(".")
+        return f"a weights-only load refused it: {cause or 'unsupported content'}"
+    line = first_line(text).split(". ")[0].rstrip(".")
+    if isinstance(error, EOFError) and not line:
+        line = "the file is empty or truncated"
+    return f"{type(error).__name__}: {line}" if line else type(error).__name__
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint file onto the CPU (weights only: tensors and plain containers).
+
+    Raises CheckpointError naming the file and, in one line, why it cannot be read.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unpickling/zip failure is a bad file for the user
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({load_failure(e)})") from None
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{path}: expected a dict, found {type(ckpt).__name__}")
+    return ckpt
 
 
 def atomic_save(obj: Any, path: str | Path) -> None:
@@ -27,33 +60,6 @@ def atomic_save(obj: Any, path: str | Path) -> None:
         raise
 
 
-def rng_state() -> dict[str, Any]:
-    """Python, NumPy, torch CPU and CUDA generator states."""
-    name, keys, pos, has_gauss, gauss = np.random.get_state()
-    numpy_state = (name, keys.tolist(), pos, has_gauss, gauss)  # plain types: loadable with weights_only
-    state = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore what :func:`rng_state` captured."""
-    random.setstate(state["python"])
-    name, keys, pos, has_gauss, gauss = state["numpy"]
-    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (CPU and CUDA), as the official script does."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
 def check_writable(folder: Path, need_bytes: int) -> str | None:
     """None if ``folder`` can be created and written with ``need_bytes`` free, else the problem."""
     try:
@@ -70,12 +76,11 @@ def check_writable(folder: Path, need_bytes: int) -> str | None:
 
 def export_weights(src: str | Path, dst: str | Path, extra_meta: dict[str, Any]) -> dict[str, Any]:
     """Write the weights of a training checkpoint without its optimiser and RNG state: model, config and
-    meta (the run's meta, iteration, epoch, training seconds, arguments, plus ``extra_meta``).
-    An unreadable ``src`` raises models.CheckpointError naming it."""
-    from models.official import read_checkpoint
-
+    meta (the run's meta, iteration, epoch, training seconds, arguments, plus ``extra_meta``)."""
     ckpt = read_checkpoint(src)
+    if "model" not in ckpt:
+        raise CheckpointError(f"{src}: not a training checkpoint of this project (no 'model' entry)")
     keep = ("iteration", "epoch", "train_seconds", "args")
     meta = {**ckpt.get("meta", {}), **{k: ckpt[k] for k in keep if k in ckpt}, **extra_meta}
-    atomic_save({"model": ckpt["model"], "config": ckpt["config"], "meta": meta}, dst)
+    atomic_save({"model": ckpt["model"], "config": ckpt.get("config"), "meta": meta}, dst)
     return meta

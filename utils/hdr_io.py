@@ -4,10 +4,13 @@ Every reader returns float32 RGB ``(H, W, 3)``; every failure is an ``ImageIOErr
 names the file and the problem in one line.
 """
 
+import os
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from .errors import ImageIOError
 
 LDR_EXTENSIONS = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
 HDR_EXTENSIONS = (".hdr", ".exr")
@@ -15,11 +18,14 @@ HDR_EXTENSIONS = (".hdr", ".exr")
 LDR_SCALE = {np.dtype(np.uint16): 2.0**16, np.dtype(np.uint8): 2.0**8}
 
 
-class ImageIOError(OSError):
-    """A file that cannot be read or written as an image; the message names the file."""
+def enable_openexr() -> None:
+    """Let OpenCV read and write OpenEXR. OpenCV 4.x checks this variable at its first EXR access (not at
+    import), so setting it before any read or write suffices; a value the user set is kept."""
+    os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
 
 
 def _imread(path: Path) -> np.ndarray:
+    enable_openexr()
     if not path.is_file():
         raise ImageIOError(f"{path.name}: file not found")
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
@@ -63,6 +69,7 @@ def write_png(path: str | Path, rgb: np.ndarray) -> None:
 
 
 def _imwrite(path: Path, img: np.ndarray) -> None:
+    enable_openexr()
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), img):
         raise ImageIOError(f"{path}: could not be written")

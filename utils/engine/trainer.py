@@ -1,82 +1,31 @@
-"""The training loop: recipes, validation, atomic checkpoints, exact resume and fault handling."""
+"""The training loop: validation, atomic checkpoints, exact resume and fault handling."""
 
 import json
-import math
-import signal
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from datasets.layouts import layout_from_args
 from datasets.scene import list_scenes
 from datasets.testing import TestDataset
 from datasets.training import TrainingDataset
-from models import AFUNet, CheckpointError, count_parameters, load_pretrained
+from models import AFUNet, count_parameters, load_pretrained
+from utils.checkpoint import atomic_save, check_writable, read_checkpoint
+from utils.device import autocast, resolve_device
+from utils.errors import CheckpointError, UserError
+from utils.losses import HDRLoss, VGG19Features
+from utils.rng import rng_state, seed_everything, set_rng_state
 
-from .checkpoint import atomic_save, check_writable, rng_state, seed_everything, set_rng_state
-from .evaluator import evaluate, resolve_device
-from .logging import UserError
-from .losses import HDRLoss
-from .vgg import VGG19Features, VGGWeightsUnavailable
+from .evaluation import evaluate
+from .faults import StopFlag, TrainingDiverged
+from .schedule import EpochSampler, cosine_lr
 
-RECIPES = {  # training-recipe.md: the paper's and the official code's
-    "paper": {"batch_size": 6, "augmentation": "paper", "loss": "vgg"},
-    "official": {"batch_size": 4, "augmentation": "official", "loss": "fft"},
-}
 CHECKPOINT_SPACE = 64 * 2**20  # free bytes required in the run folder before training starts
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or Inf."""
-
-
-AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def autocast(device: torch.device, amp: str | None) -> torch.autocast:
-    """Autocast to the ``amp`` dtype ("bf16", "fp16"); a disabled one for None (train.py --amp)."""
-    return torch.autocast(device.type, AMP_DTYPES.get(amp), enabled=amp is not None)
-
-
-def cosine_lr(epoch: int, epochs: int, lr: float, lr_min: float) -> float:
-    """Official closed form, epoch 1-based: lr_min + (lr - lr_min) (1 + cos(pi (epoch - 1) / epochs)) / 2."""
-    return lr_min + (lr - lr_min) * (1 + math.cos(math.pi * (epoch - 1) / epochs)) / 2
-
-
-class EpochSampler(Sampler[int]):
-    """A permutation of the dataset drawn from (seed, epoch) alone, optionally from position ``start``."""
-
-    def __init__(self, n: int, seed: int, epoch: int, start: int = 0) -> None:
-        self.n, self.seed, self.epoch, self.start = n, seed, epoch, start
-
-    def __iter__(self):
-        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return iter(torch.randperm(self.n, generator=g)[self.start :].tolist())
-
-    def __len__(self) -> int:
-        return self.n - self.start
-
-
-class StopFlag:
-    """While active, Ctrl-C / SIGTERM only set a flag: the loop finishes its step, saves and exits."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __enter__(self) -> "StopFlag":
-        self.signal: str | None = None
-        self.previous = [signal.signal(sig, self._handle) for sig in self.SIGNALS]
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        for sig, handler in zip(self.SIGNALS, self.previous):
-            signal.signal(sig, handler)
-
-    def _handle(self, signum: int, _frame: Any) -> None:
-        self.signal = signal.Signals(signum).name
+RESUME_KEYS = ("model", "optimizer", "epoch", "iter_in_epoch", "iteration", "best", "rng")
 
 
 class Trainer:
@@ -84,11 +33,11 @@ class Trainer:
 
     def __init__(self, args: Any) -> None:
         self.args = args
+        self.device = resolve_device(args.device)
         self.run_dir = Path(args.logdir)
         problem = check_writable(self.run_dir, CHECKPOINT_SPACE)
         if problem:
             raise UserError(problem)
-        self.device = resolve_device(args.device)
         self.layout = layout_from_args(args)
         train_root = Path(self.layout.dataset_dir) / self.layout.train_path
         folders = list_scenes(train_root)
@@ -105,10 +54,7 @@ class Trainer:
         if args.loss == "vgg":
             vgg = VGG19Features()
             if not args.vgg_random_init_for_tests:
-                try:
-                    vgg.load_imagenet(args.vgg_weights)
-                except VGGWeightsUnavailable as e:
-                    raise UserError(str(e)) from None
+                vgg.load_imagenet(args.vgg_weights)
         self.loss_fn = HDRLoss(args.loss, vgg).to(self.device)
         seed_everything(args.seed)
         self.data = TrainingDataset(train_root, self.layout, args.patch_size, args.repeat, args.augmentation,
@@ -116,10 +62,7 @@ class Trainer:
         self.model = AFUNet(args.stages, args.components, args.paradigm).to(self.device)
         self.model.grad_checkpoint = getattr(args, "grad_checkpoint", False)
         if getattr(args, "init_weights", None):
-            try:
-                load_pretrained(self.model, args.init_weights)
-            except CheckpointError as e:
-                raise UserError(str(e)) from None
+            load_pretrained(self.model, args.init_weights)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=args.lr, betas=(0.9, 0.999), eps=1e-8)
         self.epoch, self.iter_in_epoch, self.iteration, self.best = 1, 0, 0, None
         self.seconds_before, self.started = 0.0, time.time()  # training wall time of earlier sessions, this one's start
@@ -143,7 +86,11 @@ class Trainer:
         return path
 
     def resume(self, path: Path) -> None:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = read_checkpoint(path)
+        missing = [k for k in RESUME_KEYS if k not in ckpt]
+        if missing:
+            raise CheckpointError(f"{path}: not a train.py checkpoint to resume from (no {', '.join(missing)}); "
+                                  f"start from its weights with --init_weights instead")  # fmt: skip
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.epoch, self.iter_in_epoch, self.iteration = ckpt["epoch"], ckpt["iter_in_epoch"], ckpt["iteration"]

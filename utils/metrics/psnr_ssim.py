@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio
 
-from .tonemap import mu_law
+from ..tonemap import mu_law
 
 SSIM_WINDOW, SSIM_SIGMA, SSIM_CROP = 11, 1.5, 5  # MATLAB-style SSIM of Wang et al. 2004
 SSIM_C1, SSIM_C2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2

@@ -5,6 +5,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..checkpoint import read_checkpoint
+from ..errors import CheckpointError, UserError, first_line
+
 # torchvision's published ImageNet VGG-19 weights
 VGG19_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
 VGG19_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512]
@@ -13,7 +16,7 @@ PERCEPTUAL_LAYERS = (1, 6, 11, 20, 29)
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
-class VGGWeightsUnavailable(RuntimeError):
+class VGGWeightsUnavailable(UserError):
     """The ImageNet VGG-19 weights could be neither read nor downloaded."""
 
 
@@ -49,16 +52,25 @@ class VGG19Features(nn.Module):
         """Load torchvision's ImageNet weights from ``path``, or download them into the torch hub cache."""
         try:
             if path is not None:
-                state = torch.load(path, map_location="cpu", weights_only=True)
+                state = read_checkpoint(path)
             else:
                 state = torch.hub.load_state_dict_from_url(VGG19_URL, map_location="cpu", progress=True)
-        except Exception as e:  # noqa: BLE001 - no network, missing or corrupt file: all the same to the user
-            where = path or f"{VGG19_URL} (download)"
-            raise VGGWeightsUnavailable(
-                f"VGG-19 ImageNet weights unavailable from {where} ({type(e).__name__}); the paper's perceptual "
-                f"loss needs them: pass --vgg_weights PATH (torchvision's vgg19-dcbb9e9d.pth), or train with "
-                f"--loss fft (official recipe) or --loss l1"
-            ) from None
+        except CheckpointError as e:  # missing or unreadable file: its reason without the repeated path
+            raise self.unavailable(path, str(e).removeprefix(f"{path}: ")) from None
+        except Exception as e:  # noqa: BLE001 - no network or a broken download: all the same to the user
+            raise self.unavailable(f"{VGG19_URL} (download)", first_line(e) or type(e).__name__) from None
         own = self.state_dict()
+        missing = [k for k in own if k not in state]
+        if missing:
+            raise self.unavailable(path, f"not torchvision's VGG-19: {len(missing)} weights missing, e.g. {missing[0]}")
         self.load_state_dict({k: state[k] for k in own}, strict=True)
         return self
+
+    @staticmethod
+    def unavailable(where: str | Path | None, why: str) -> VGGWeightsUnavailable:
+        """The one-line error for weights that cannot be had, with the ways out."""
+        return VGGWeightsUnavailable(
+            f"VGG-19 ImageNet weights unavailable from {where} ({why}); the paper's perceptual loss needs them: "
+            f"pass --vgg_weights PATH (torchvision's vgg19-dcbb9e9d.pth), or train with --loss fft (official "
+            f"recipe) or --loss l1"
+        )

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .tonemap import mu_law
+from ..tonemap import mu_law
 from .vgg import VGG19Features
 
 ETA = 0.005  # weight of the perceptual (paper, Eq. 17) or FFT (official code) term

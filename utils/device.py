@@ -1,0 +1,49 @@
+"""Device selection, synchronisation and autocast, with one-line errors for devices that cannot be used."""
+
+import torch
+
+from .errors import DeviceError, first_line
+
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu")
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' -> CUDA when available, else CPU; any other name is checked: it must parse, exist and work.
+
+    Raises DeviceError ('device cuda: CUDA is not available ...') instead of torch's long messages.
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError) as e:
+        raise DeviceError(f"device {name!r}: {first_line(e)}") from None
+    if device.type not in DEVICE_TYPES:
+        raise DeviceError(f"device {name!r}: not a device to compute on (use one of {', '.join(DEVICE_TYPES)})")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            why = "this PyTorch is a CPU-only build" if torch.version.cuda is None else "no CUDA GPU was found"
+            raise DeviceError(f"device {name!r}: CUDA is not available ({why}); use --device cpu")
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise DeviceError(f"device {name!r}: no such CUDA device ({count} present: cuda:0 to cuda:{count - 1})")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise DeviceError(f"device {name!r}: Apple MPS is not available on this machine; use --device cpu")
+    if device.type != "cpu":
+        try:
+            torch.empty(1, device=device)
+        except (RuntimeError, AssertionError) as e:  # a CPU-only build asserts
+            raise DeviceError(f"device {name!r}: cannot be used ({first_line(e)})") from None
+    return device
+
+
+def sync_device(device: torch.device) -> None:
+    """Wait for queued CUDA work so that timings are real; a no-op on the CPU."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def autocast(device: torch.device, amp: str | None) -> torch.autocast:
+    """Autocast to the ``amp`` dtype ("bf16", "fp16"); a disabled one for None (train.py --amp)."""
+    return torch.autocast(device.type, AMP_DTYPES.get(amp), enabled=amp is not None)

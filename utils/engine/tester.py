@@ -1,0 +1,47 @@
+"""test.py's work: the test set named by the arguments (or the bundled samples), the checkpoint, the
+evaluation, the reports."""
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from datasets.layouts import LAYOUTS, Layout, layout_from_args
+from datasets.samples import SAMPLES_DIR, TEST_PATH, ensure_samples
+from datasets.testing import TestDataset
+from models.official import load_model
+from utils.device import resolve_device
+
+from .evaluation import evaluate
+from .reports import write_reports
+
+
+def test_set_from_args(args: Any) -> tuple[Layout, Path, str | None]:
+    """(layout, test folder, dataset whose paper row applies). With neither --dataset nor --dataset_dir,
+    the bundled sample scenes (synthesized on first use), which have no paper row."""
+    if args.dataset is None and args.dataset_dir is None:
+        root = ensure_samples()
+        return replace(LAYOUTS["kalantari"], dataset_dir=str(SAMPLES_DIR), test_path=TEST_PATH), root, None
+    layout = layout_from_args(args)
+    return layout, Path(layout.dataset_dir) / layout.test_path, args.dataset or "kalantari"
+
+
+def run_test(args: Any) -> int:
+    """test.py: load the checkpoint, evaluate the test split, write and print the tables."""
+    device = resolve_device(args.device)
+    layout, root, paper_row = test_set_from_args(args)
+    dataset = TestDataset(root, layout)
+    model, ckpt = load_model(args.pretrained_model)
+    model.to(device)
+    save_dir = Path(args.save_dir)
+    print(f"{len(dataset)} scenes in {root}; checkpoint {args.pretrained_model}; device {device}")
+    result = evaluate(model, dataset, device, save_dir, args.save_inputs, args.tile, args.tile_overlap)
+    protocol = None
+    if args.tile:
+        protocol = f"tiled: {args.tile}x{args.tile} tiles, {args.tile_overlap} px overlap (not the paper protocol)"
+    meta = {"checkpoint": str(args.pretrained_model), "model_config": getattr(model, "config", None),
+            "checkpoint_meta": ckpt.get("meta"), "dataset": layout.__dict__, "test_root": str(root),
+            "device": str(device), "protocol": protocol}  # fmt: skip
+    table = write_reports(result, save_dir, meta, paper_row)
+    print(table)
+    print(f"wrote results.csv, results.json, results.md and predictions to {save_dir}")
+    return 0
