@@ -4,7 +4,8 @@ paper:    batch 6, 128x128 crops, rotations + flips, L1 + 0.005 VGG-19 perceptua
 official: batch 4, 128x128 crops, flips only,        L1 + 0.005 FFT loss
 Both: Adam 5e-4, cosine decay to 5e-6 stepped per epoch, 400 epochs of scenes x 100 crops, seed 443.
 Every field of a recipe can be overridden. Ctrl-C / SIGTERM saves latest.pth and exits; --resume auto
-continues exactly where a run stopped.
+continues exactly where a run stopped. On several GPUs or machines, start it with torchrun:
+    torchrun --nproc_per_node 4 train.py ...   (--batch_size stays the global batch)
 """
 
 import argparse
@@ -44,6 +45,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     m.add_argument("--stages", type=int, default=4, help="T, number of unfolding stages (default: 4)")
     m.add_argument("--components", choices=sorted(COMPONENTS), default="full", help="M1-M4 ablations")
     m.add_argument("--paradigm", choices=PARADIGMS, default="AF")
+    m.add_argument("--drop_path_rate", type=float, default=0.1,
+                   help="stochastic depth as in the official configuration (default: %(default)s; 0: off)")  # fmt: skip
     m.add_argument("--init_weights", default=None,
                    help="start from these weights (official or ours; fine-tuning) with a fresh optimiser")  # fmt: skip
     c = p.add_argument_group("run folder, validation and checkpoints")
@@ -58,6 +61,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     c.add_argument("--keep_every", type=int, default=50, help="keep epoch_NNNN.pth every N epochs (0: never)")
     c.add_argument("--log_every", type=int, default=50, help="log the loss every N iterations")
     c.add_argument("--max_iters", type=int, default=0, help="stop (saving latest.pth) after N iterations in total")
+    c.add_argument("--tensorboard", dest="tensorboard", action="store_true", default=None,
+                   help="TensorBoard events in <logdir>/tensorboard (default: on when it is installed)")  # fmt: skip
+    c.add_argument("--no_tensorboard", dest="tensorboard", action="store_false", help="no TensorBoard events")
+    c.add_argument("--dist_timeout", type=float, default=30.0,
+                   help="torchrun: minutes a rank waits for the others (default: %(default)s)")  # fmt: skip
     c.add_argument("--vgg_random_init_for_tests", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     for key, value in RECIPES[args.recipe].items():

@@ -98,8 +98,8 @@ def test_exported_weights_load_like_official_ones(data_dir, tmp_path):
 def test_sigterm_saves_and_resume_continues(data_dir, tmp_path, monkeypatch):
     original = trainer_module.Trainer.step
 
-    def step_then_signal(self, batch):
-        loss = original(self, batch)
+    def step_then_signal(self, *step_args):
+        loss = original(self, *step_args)
         if self.iteration == 1:  # this step is iteration 2
             os.kill(os.getpid(), signal.SIGTERM)
         return loss

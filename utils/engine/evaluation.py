@@ -2,6 +2,7 @@
 labelled ones with the paper's metrics, and save the predictions."""
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,12 @@ def evaluate(
     tile: int | None = None,
     overlap: int = TILE_OVERLAP,
     progress: bool = True,
+    on_prediction: Callable[[dict, np.ndarray], None] | None = None,
 ) -> dict[str, Any]:
-    """Predict every scene; score the labelled ones. Returns {'scenes': [...], 'mean': {...}, 'unlabeled': [...]}."""
+    """Predict every scene; score the labelled ones. Returns {'scenes': [...], 'mean': {...}, 'unlabeled': [...]}.
+
+    ``on_prediction(item, prediction)`` sees each scene's item and (3, H, W) prediction as it is made.
+    """
     model.eval()
     rows, unlabeled = [], []
     bar = tqdm(range(len(dataset)), desc="testing", unit="scene", disable=not progress)
@@ -51,6 +56,8 @@ def evaluate(
             bar.set_postfix(scene=item["name"], s=f"{seconds:.2f}")
         if save_dir is not None:
             save_prediction(save_dir, item, pred, save_inputs)
+        if on_prediction is not None:
+            on_prediction(item, pred)
     mean = {k: float(np.mean([r[k] for r in rows])) for k in METRICS} if rows else {}
     return {"scenes": rows, "mean": mean, "unlabeled": unlabeled}
 

@@ -1,11 +1,13 @@
-"""The training loop: validation, atomic checkpoints, exact resume and fault handling."""
+"""The training loop: validation, atomic checkpoints, exact resume and fault handling, in one process or
+in several under torchrun (each rank trains its share of every global batch; see ``distributed``)."""
 
-import json
+import math
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -20,53 +22,67 @@ from utils.errors import CheckpointError, UserError
 from utils.losses import HDRLoss, VGG19Features
 from utils.rng import rng_state, seed_everything, set_rng_state
 
+from . import distributed
+from .distributed import RankBatches, Ranks
 from .evaluation import evaluate
 from .faults import StopFlag, TrainingDiverged
+from .monitor import RunLog, tensorboard_available
 from .schedule import EpochSampler, cosine_lr
 
 CHECKPOINT_SPACE = 64 * 2**20  # free bytes required in the run folder before training starts
 RESUME_KEYS = ("model", "optimizer", "epoch", "iter_in_epoch", "iteration", "best", "rng")
+PREVIEW_SCENES = 3  # validation predictions shown in TensorBoard
+
+
+def datasets_from_args(args: Any) -> tuple[TrainingDataset, TestDataset | None, TestDataset | None]:
+    """The training scenes (without the --val_scenes held out), the validation and the test sets."""
+    layout = layout_from_args(args)
+    train_root = Path(layout.dataset_dir) / layout.train_path
+    folders = list_scenes(train_root)
+    val_folders = list_scenes(args.val_path) if args.val_path else []
+    if args.val_scenes:
+        if args.val_scenes >= len(folders):
+            raise UserError(f"--val_scenes {args.val_scenes}: {train_root} has only {len(folders)} scenes")
+        folders, val_folders = folders[: -args.val_scenes], folders[-args.val_scenes :]
+    val_set = TestDataset(None, layout, val_folders) if val_folders else None
+    test_set = TestDataset(Path(layout.dataset_dir) / layout.test_path, layout) if args.eval_test_every else None
+    data = TrainingDataset(train_root, layout, args.patch_size, args.repeat, args.augmentation, args.seed, folders)
+    return data, val_set, test_set
 
 
 class Trainer:
-    """Owns the model, optimiser, data and run folder of one training run."""
+    """Owns the model, optimiser, data and run folder of one training run (of one rank under torchrun)."""
 
-    def __init__(self, args: Any) -> None:
-        self.args = args
-        self.device = resolve_device(args.device)
+    def __init__(self, args: Any, ranks: Ranks | None = None, device: torch.device | None = None) -> None:
+        self.args, self.ranks = args, ranks or Ranks()
+        self.device = device or resolve_device(args.device)
         self.run_dir = Path(args.logdir)
-        problem = check_writable(self.run_dir, CHECKPOINT_SPACE)
+        problem = check_writable(self.run_dir, CHECKPOINT_SPACE) if self.ranks.is_main else None
         if problem:
             raise UserError(problem)
-        self.layout = layout_from_args(args)
-        train_root = Path(self.layout.dataset_dir) / self.layout.train_path
-        folders = list_scenes(train_root)
-        val_folders = list_scenes(args.val_path) if args.val_path else []
-        if args.val_scenes:
-            if args.val_scenes >= len(folders):
-                raise UserError(f"--val_scenes {args.val_scenes}: {train_root} has only {len(folders)} scenes")
-            folders, val_folders = folders[: -args.val_scenes], folders[-args.val_scenes :]
-        self.val_set = TestDataset(None, self.layout, val_folders) if val_folders else None
-        self.test_set = None
-        if args.eval_test_every:
-            self.test_set = TestDataset(Path(self.layout.dataset_dir) / self.layout.test_path, self.layout)
+        use_tensorboard = tensorboard_available() if args.tensorboard is None else args.tensorboard
+        if use_tensorboard and not tensorboard_available():
+            raise UserError("--tensorboard: the tensorboard package is not installed (pip install tensorboard)")
+        self.log = RunLog(self.run_dir, use_tensorboard, enabled=self.ranks.is_main)
         vgg = None
-        if args.loss == "vgg":
+        if args.loss == "vgg":  # before the data: a missing file is reported before minutes of decoding
             vgg = VGG19Features()
             if not args.vgg_random_init_for_tests:
                 vgg.load_imagenet(args.vgg_weights)
         self.loss_fn = HDRLoss(args.loss, vgg).to(self.device)
-        seed_everything(args.seed)
-        self.data = TrainingDataset(train_root, self.layout, args.patch_size, args.repeat, args.augmentation,
-                                    args.seed, folders)  # fmt: skip
-        self.model = AFUNet(args.stages, args.components, args.paradigm).to(self.device)
-        self.model.grad_checkpoint = getattr(args, "grad_checkpoint", False)
-        if getattr(args, "init_weights", None):
+        self.data, self.val_set, self.test_set = datasets_from_args(args)
+        seed_everything(args.seed + self.ranks.rank)  # rank 0 as one process; DDP copies rank 0's weights
+        self.model = AFUNet(args.stages, args.components, args.paradigm, drop_path_rate=args.drop_path_rate)
+        self.model.to(self.device).grad_checkpoint = args.grad_checkpoint
+        if args.init_weights:
             load_pretrained(self.model, args.init_weights)
+        self.train_model = self.model
+        if self.ranks.enabled:  # static graph: the same parameters (all but the unused embed_norm_div3) every step
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.train_model = DistributedDataParallel(self.model, device_ids=ids, static_graph=True)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=args.lr, betas=(0.9, 0.999), eps=1e-8)
         self.epoch, self.iter_in_epoch, self.iteration, self.best = 1, 0, 0, None
         self.seconds_before, self.started = 0.0, time.time()  # training wall time of earlier sessions, this one's start
-        self.log_file = self.run_dir / "log.jsonl"
 
     # -- checkpoints -------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -75,14 +91,18 @@ class Trainer:
             "scheduler": {"epoch": self.epoch, "lr": self.args.lr, "lr_min": self.args.lr_min,
                           "epochs": self.args.epochs},
             "epoch": self.epoch, "iter_in_epoch": self.iter_in_epoch, "iteration": self.iteration,
-            "best": self.best, "rng": rng_state(), "args": vars(self.args),
+            "best": self.best, "rng": rng_state(), "args": vars(self.args), "world_size": self.ranks.world_size,
             "train_seconds": self.seconds_before + time.time() - self.started,
-            "meta": {"dataset": self.layout.__dict__, "parameters": count_parameters(self.model)},
+            "meta": {"dataset": layout_from_args(self.args).__dict__, "parameters": count_parameters(self.model)},
         }  # fmt: skip
 
-    def save(self, name: str) -> Path:
+    def save(self, name: str, every_rank: bool = True) -> Path:
+        """Rank 0 writes ``name`` atomically. With ``every_rank`` (all ranks call it at the same step) the
+        checkpoint also holds each rank's random state, for an exact resume on as many processes."""
+        rng_ranks = distributed.gather(rng_state(), self.ranks) if every_rank else []
         path = self.run_dir / name
-        atomic_save(self.state(), path)
+        if self.ranks.is_main:
+            atomic_save({**self.state(), **({"rng_ranks": rng_ranks} if rng_ranks else {})}, path)
         return path
 
     def resume(self, path: Path) -> None:
@@ -96,33 +116,40 @@ class Trainer:
         self.epoch, self.iter_in_epoch, self.iteration = ckpt["epoch"], ckpt["iter_in_epoch"], ckpt["iteration"]
         self.best = ckpt["best"]
         self.seconds_before, self.started = ckpt.get("train_seconds", 0.0), time.time()
-        set_rng_state(ckpt["rng"])
-        self.log(f"resumed from {path} at epoch {self.epoch}, iteration {self.iteration}")
-
-    # -- logging -----------------------------------------------------------------------------
-    def log(self, message: str, **record: Any) -> None:
-        tqdm.write(message)
-        with open(self.log_file, "a") as f:
-            f.write(json.dumps({"time": time.time(), "message": message, **record}) + "\n")
+        saved_world, rng_ranks = ckpt.get("world_size", 1), ckpt.get("rng_ranks", [])
+        if len(rng_ranks) == self.ranks.world_size:
+            set_rng_state(rng_ranks[self.ranks.rank])
+        elif self.ranks.is_main:
+            set_rng_state(ckpt["rng"])
+        else:
+            seed_everything(self.args.seed + 1000 * self.iteration + self.ranks.rank)
+        note = "" if saved_world == self.ranks.world_size else (
+            f"; it ran on {saved_world} process(es), now {self.ranks.world_size}: same samples per step and "
+            f"schedule, not bit-exact (each rank's random state differs)")  # fmt: skip
+        self.log(f"resumed from {path} at epoch {self.epoch}, iteration {self.iteration}{note}")
 
     # -- the loop ----------------------------------------------------------------------------
-    def step(self, batch: dict) -> float:
+    def step(self, batch: dict, weight: float, stop_requested: bool) -> tuple[float, bool]:
+        """One optimiser step on this rank's share; -> (mean loss of the global batch, stop on every rank)."""
         x, label = batch["input"].to(self.device), batch["label"].to(self.device)
-        with autocast(self.device, getattr(self.args, "amp", None)):
-            pred = self.model(x)
-        loss, parts = self.loss_fn(pred.float(), label)
-        if not torch.isfinite(loss):
-            raise TrainingDiverged(f"loss became {loss.item()} at iteration {self.iteration + 1} (epoch {self.epoch})")
+        with autocast(self.device, self.args.amp):
+            pred = self.train_model(x)
+        loss, _ = self.loss_fn(pred.float(), label)
+        value, stop = distributed.reduce_step(loss, weight, stop_requested, self.ranks)
+        if not math.isfinite(value):
+            raise TrainingDiverged(f"loss became {value} at iteration {self.iteration + 1} (epoch {self.epoch})")
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss * weight if self.ranks.enabled else loss).backward()
         self.optimizer.step()
-        return loss.item()
+        return value, stop
 
-    def loader(self) -> DataLoader:
+    def loader(self) -> tuple[DataLoader, RankBatches]:
         self.data.set_epoch(self.epoch)
-        sampler = EpochSampler(len(self.data), self.args.seed, self.epoch, self.iter_in_epoch * self.args.batch_size)
-        return DataLoader(self.data, self.args.batch_size, sampler=sampler, num_workers=self.args.num_workers,
-                          pin_memory=self.device.type == "cuda", generator=torch.Generator())  # fmt: skip
+        order = EpochSampler(len(self.data), self.args.seed, self.epoch, self.iter_in_epoch * self.args.batch_size)
+        batches = RankBatches(order, self.args.batch_size, self.ranks)
+        loader = DataLoader(self.data, batch_sampler=batches, num_workers=self.args.num_workers,
+                            pin_memory=self.device.type == "cuda", generator=torch.Generator())  # fmt: skip
+        return loader, batches
 
     def set_lr(self) -> float:
         lr = cosine_lr(self.epoch, self.args.epochs, self.args.lr, self.args.lr_min)
@@ -131,45 +158,66 @@ class Trainer:
         return lr
 
     def validate(self) -> None:
+        """Rank 0 scores the validation (and test) set and keeps best.pth; the other ranks wait."""
         a = self.args
-        if self.val_set is not None and self.epoch % a.val_every == 0:
-            m = evaluate(self.model, self.val_set, self.device, progress=False)["mean"]
+        if self.ranks.is_main and self.val_set is not None and self.epoch % a.val_every == 0:
+            previews: list = []
+
+            def keep(item: dict, pred: Any) -> None:
+                if item["has_label"] and len(previews) < PREVIEW_SCENES:
+                    previews.append((item["name"], pred.transpose(1, 2, 0), item["label"].numpy().transpose(1, 2, 0)))
+
+            m = evaluate(self.model, self.val_set, self.device, progress=False, on_prediction=keep)["mean"]
             self.log(f"epoch {self.epoch} validation: " + _fmt(m), kind="val", epoch=self.epoch,
                      iteration=self.iteration, **m)  # fmt: skip
+            self.log.images("val/prediction_label", previews, self.iteration)
             if self.best is None or m["psnr_mu"] > self.best["psnr_mu"]:
                 self.best = {"epoch": self.epoch, **m}
-                self.save("best.pth")
-        if self.test_set is not None and self.epoch % a.eval_test_every == 0:
+                self.save("best.pth", every_rank=False)
+        if self.ranks.is_main and self.test_set is not None and self.epoch % a.eval_test_every == 0:
             m = evaluate(self.model, self.test_set, self.device, progress=False)["mean"]
             self.log(f"epoch {self.epoch} TEST SET (not for model selection): " + _fmt(m), kind="test",
-                     epoch=self.epoch, **m)  # fmt: skip
+                     epoch=self.epoch, iteration=self.iteration, **m)  # fmt: skip
         self.model.train()
+        distributed.barrier(self.ranks)
 
     def fit(self) -> int:
-        with StopFlag() as stop:
-            return self._fit(stop)
+        self.log.open_tensorboard(self.iteration)
+        try:
+            with StopFlag() as stop:
+                return self._fit(stop)
+        finally:
+            self.log.close()
 
     def _fit(self, stop: StopFlag) -> int:
-        a = self.args
+        a, r = self.args, self.ranks
+        procs = f", {r.world_size} processes, global batch {a.batch_size}" if r.enabled else ""
         self.log(f"training {count_parameters(self.model):,} parameters on {len(self.data)} samples/epoch "
-                 f"({len(self.data.scenes)} scenes), device {self.device}, run folder {self.run_dir}")  # fmt: skip
+                 f"({len(self.data.scenes)} scenes), device {self.device}{procs}, run {self.run_dir}")  # fmt: skip
         self.model.train()
         while self.epoch <= a.epochs:
             lr = self.set_lr()
-            bar = tqdm(self.loader(), desc=f"epoch {self.epoch}/{a.epochs}", unit="it")
-            for batch in bar:
-                loss = self.step(batch)
+            loader, batches = self.loader()
+            bar = tqdm(loader, desc=f"epoch {self.epoch}/{a.epochs}", unit="it", disable=not r.is_main)
+            since = (time.perf_counter(), self.iteration)
+            for step, batch in enumerate(bar):
+                loss, stop_all = self.step(batch, batches.weight(step), stop.signal is not None)
                 self.iter_in_epoch += 1
                 self.iteration += 1
                 bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}")
                 if self.iteration % a.log_every == 0:
+                    now = time.perf_counter()
+                    its = (self.iteration - since[1]) / (now - since[0])
+                    since = (now, self.iteration)
                     self.log(f"iter {self.iteration} loss {loss:.5f}", kind="train", iteration=self.iteration,
-                             epoch=self.epoch, loss=loss, lr=lr)  # fmt: skip
+                             epoch=self.epoch, loss=loss, lr=lr, it_per_s=its,
+                             samples_per_s=its * a.batch_size)  # fmt: skip
                 if a.save_every_iters and self.iteration % a.save_every_iters == 0:
                     self.save("latest.pth")
-                if stop.signal or (a.max_iters and self.iteration >= a.max_iters):
+                if stop_all or (not r.enabled and stop.signal) or (a.max_iters and self.iteration >= a.max_iters):
                     path = self.save("latest.pth")
-                    reason = f"{stop.signal} received" if stop.signal else f"--max_iters {a.max_iters} reached"
+                    reason = f"--max_iters {a.max_iters} reached" if a.max_iters and self.iteration >= a.max_iters \
+                        else f"{stop.signal or 'a stop signal on another rank'} received"  # fmt: skip
                     self.log(f"{reason}: saved {path} at iteration {self.iteration}; resume with --resume auto")
                     return 0
             self.validate()
@@ -186,18 +234,23 @@ def _fmt(m: dict[str, float]) -> str:
 
 
 def run_training(args: Any) -> int:
-    """train.py: build the run, resume if asked, train; NaN/Inf ends with a message and exit code 2."""
-    trainer = Trainer(args)
-    if args.resume:
-        path = trainer.run_dir / "latest.pth" if args.resume == "auto" else Path(args.resume)
-        if path.is_file():
-            trainer.resume(path)
-        elif args.resume != "auto":
-            raise UserError(f"{path}: checkpoint to resume from not found")
+    """train.py (or one torchrun rank): build the run, resume if asked, train; NaN/Inf on any rank ends
+    every rank with a message and exit code 2."""
+    ranks, device = distributed.setup(args.device, args.batch_size, args.dist_timeout)
     try:
-        return trainer.fit()
-    except TrainingDiverged as e:
-        last = trainer.run_dir / "latest.pth"
-        kept = f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint was written yet"
-        trainer.log(f"error: {e}; stopping, {kept}")
-        return 2
+        trainer = Trainer(args, ranks, device)
+        if args.resume:
+            path = trainer.run_dir / "latest.pth" if args.resume == "auto" else Path(args.resume)
+            if path.is_file():
+                trainer.resume(path)
+            elif args.resume != "auto":
+                raise UserError(f"{path}: checkpoint to resume from not found")
+        try:
+            return trainer.fit()
+        except TrainingDiverged as e:
+            last = trainer.run_dir / "latest.pth"
+            kept = f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint was written yet"
+            trainer.log(f"error: {e}; stopping, {kept}")
+            return 2
+    finally:
+        distributed.shutdown()

@@ -1,0 +1,144 @@
+"""Training on several processes with torchrun and DistributedDataParallel.
+
+One process per GPU (NCCL) or per CPU share (gloo). ``--batch_size`` is the global batch: every step,
+the ranks split the same slice of the same epoch permutation that one process would train on, and each
+rank's loss is weighted so that DDP's gradient average equals the gradient of the global batch's mean
+loss. Rank 0 alone logs, validates and writes checkpoints; the stop and divergence decisions are taken
+together, so all ranks leave the loop at the same step.
+"""
+
+import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch.utils.data import Sampler
+
+from utils.device import resolve_device
+from utils.errors import DeviceError, UserError
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """Where this process stands: rank among world_size, and local_rank on its machine."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def ranks_from_environment() -> Ranks:
+    """torchrun's RANK, WORLD_SIZE, LOCAL_RANK; one process when they are absent."""
+    env = os.environ
+    return Ranks(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0)))
+
+
+def setup(device_name: str, batch_size: int, timeout_minutes: float) -> tuple[Ranks, torch.device]:
+    """Check the global batch, pick this rank's device and join the process group (torchrun only)."""
+    ranks = ranks_from_environment()
+    if not ranks.enabled:
+        return ranks, resolve_device(device_name)
+    if batch_size % ranks.world_size:
+        raise UserError(f"--batch_size {batch_size} (the global batch) does not divide evenly across "
+                        f"{ranks.world_size} processes; use a multiple of {ranks.world_size}")  # fmt: skip
+    device = rank_device(device_name, ranks.local_rank)
+    # The depthwise convolutions run channels-last (models.modules.conv_hwc), so their gradients arrive in
+    # other strides than DDP's buckets; DDP copies them, correctly. Its warning about it says nothing to act on.
+    warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    kwargs: dict[str, Any] = {"device_id": device} if device.type == "cuda" else {}
+    dist.init_process_group(backend, timeout=timedelta(minutes=timeout_minutes), **kwargs)
+    return ranks, device
+
+
+def rank_device(device_name: str, local_rank: int) -> torch.device:
+    """Under torchrun each rank takes the GPU of its LOCAL_RANK; 'cpu' (or no GPU with 'auto') runs on CPUs."""
+    if device_name == "auto":
+        device_name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = resolve_device(device_name)
+    if device.type == "cuda":
+        if device.index is not None:
+            raise DeviceError(f"device {device_name!r}: under torchrun give --device cuda (or auto); each rank "
+                              f"takes the GPU of its LOCAL_RANK (set CUDA_VISIBLE_DEVICES to choose GPUs)")  # fmt: skip
+        count = torch.cuda.device_count()
+        if local_rank >= count:
+            raise DeviceError(f"LOCAL_RANK {local_rank}: only {count} CUDA devices on this machine; "
+                              f"start at most {count} processes per node")  # fmt: skip
+        torch.cuda.set_device(local_rank)
+        return torch.device("cuda", local_rank)
+    return device
+
+
+def shutdown() -> None:
+    """Leave the process group, if this process joined one."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def barrier(ranks: Ranks) -> None:
+    """Wait until every rank arrives (the process group's timeout bounds the wait)."""
+    if ranks.enabled:
+        dist.barrier()
+
+
+def share(indices: list[int], ranks: Ranks) -> list[int]:
+    """This rank's contiguous share of one global batch; shares differ in size by one at most."""
+    base, extra = divmod(len(indices), ranks.world_size)
+    start = ranks.rank * base + min(ranks.rank, extra)
+    return indices[start : start + base + (ranks.rank < extra)]
+
+
+class RankBatches(Sampler[list[int]]):
+    """Global batches of ``batch_size`` consecutive samples of ``order``; yields this rank's share of each.
+
+    A rank whose share of a short last batch is empty gets the batch's first sample with weight 0, so that
+    every rank takes part in every step. ``weight(m, b)`` makes DDP's gradient average exact.
+    """
+
+    def __init__(self, order: Sampler[int], batch_size: int, ranks: Ranks) -> None:
+        self.order, self.batch_size, self.ranks = order, batch_size, ranks
+
+    def __iter__(self) -> Iterator[list[int]]:
+        indices = list(self.order)
+        for start in range(0, len(indices), self.batch_size):
+            batch = indices[start : start + self.batch_size]
+            yield share(batch, self.ranks) or batch[:1]
+
+    def __len__(self) -> int:
+        return -(-len(self.order) // self.batch_size)
+
+    def weight(self, step: int) -> float:
+        """Loss weight of this rank at ``step`` (0-based within this sampler): world_size * b_rank / b_global."""
+        global_size = min(self.batch_size, len(self.order) - step * self.batch_size)
+        mine = len(share(list(range(global_size)), self.ranks))
+        return self.ranks.world_size * mine / global_size
+
+
+def reduce_step(loss: torch.Tensor, weight: float, stop: bool, ranks: Ranks) -> tuple[float, bool]:
+    """(mean loss of the global batch, whether any rank asked to stop), the same on every rank."""
+    if not ranks.enabled:
+        return loss.item(), stop
+    packed = torch.stack([loss.detach().float() * weight, torch.tensor(float(stop), device=loss.device)])
+    dist.all_reduce(packed)
+    return packed[0].item() / ranks.world_size, packed[1].item() > 0
+
+
+def gather(obj: Any, ranks: Ranks) -> list[Any]:
+    """Every rank's ``obj`` on rank 0 (in rank order); [] on the other ranks; [obj] in one process."""
+    if not ranks.enabled:
+        return [obj]
+    out = [None] * ranks.world_size if ranks.is_main else None
+    dist.gather_object(obj, out, dst=0)
+    return out or []
