@@ -2,7 +2,8 @@
 
 With no arguments it scores the bundled demo checkpoint on the bundled sample scenes (samples/).
 Full frame in one pass, reflect-padded to a multiple of 128 and cropped back; per-scene PSNR-mu,
-PSNR-l, SSIM-mu, SSIM-l (as the official test computes them) and their mean over scenes.
+PSNR-l, SSIM-mu, SSIM-l (as the official test computes them), with --hdrvdp also HDR-VDP-2, and their
+mean over scenes.
 """
 
 import argparse
@@ -29,6 +30,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="bound memory with overlapping NxN tiles (not the paper protocol; off by default)")  # fmt: skip
     p.add_argument("--tile_overlap", type=int, default=32, help="tile overlap in pixels (default: %(default)s)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1, ...")
+    p.add_argument(
+        "--hdrvdp",
+        nargs="?",
+        const="sctnet",
+        default=None,
+        choices=["sctnet", "default", "safnet"],
+        help="add the HDR-VDP-2 (2.2.1) column: Q of each prediction as saved to .hdr against its label, "
+        "with this recipe's display model (default when given without a value: sctnet; README)",
+    )
+    p.add_argument(
+        "--hdrvdp_ppd",
+        type=float,
+        default=None,
+        help="pixels per degree for HDR-VDP-2 instead of the recipe's (implies --hdrvdp)",
+    )
     return p.parse_args(argv)
 
 

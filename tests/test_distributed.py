@@ -108,6 +108,7 @@ def test_two_processes_train_the_weights_of_one(data_dir, tmp_path):
     assert one.returncode == 0 and two.returncode == 0, two.stdout[-2000:]
     a, b = (torch.load(tmp_path / run / "latest.pth") for run in ("one", "two"))
     assert a["iteration"] == b["iteration"] == 4 and b["world_size"] == 2 and len(b["rng_ranks"]) == 2
+    assert b["config"]["drop_path_rate"] == 0 and b["args"]["drop_path_rate"] == 0  # recorded in the checkpoint
     diff = max((v - b["model"][k]).abs().max().item() for k, v in a["model"].items() if v.is_floating_point())
     assert diff <= 1e-5
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["latest.pth", "log.jsonl", "tensorboard"]

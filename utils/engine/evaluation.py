@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from datasets.testing import TestDataset
 from utils.device import sync_device
-from utils.hdr_io import write_hdr, write_png
+from utils.hdr_io import read_hdr, write_hdr, write_png
 from utils.metrics import METRICS, all_metrics
 from utils.tonemap import mu_law_8bit
 
@@ -30,11 +30,19 @@ def evaluate(
     overlap: int = TILE_OVERLAP,
     progress: bool = True,
     on_prediction: Callable[[dict, np.ndarray], None] | None = None,
+    hdrvdp_recipe: str | None = None,
+    hdrvdp_ppd: float | None = None,
 ) -> dict[str, Any]:
     """Predict every scene; score the labelled ones. Returns {'scenes': [...], 'mean': {...}, 'unlabeled': [...]}.
 
     ``on_prediction(item, prediction)`` sees each scene's item and (3, H, W) prediction as it is made.
+    With ``hdrvdp_recipe`` (needs ``save_dir``) each scene also gets HDR-VDP-2's Q ('hdrvdp2') of the
+    prediction as saved to .hdr against the label, with that recipe or ``hdrvdp_ppd``.
     """
+    if hdrvdp_recipe and save_dir is None:
+        raise ValueError("HDR-VDP-2 scores the saved .hdr predictions: give save_dir")
+    if hdrvdp_recipe:  # imported here: pyrtools and its imports cost half a second a run without the column
+        from utils.metrics.hdrvdp.recipes import score
     model.eval()
     rows, unlabeled = [], []
     bar = tqdm(range(len(dataset)), desc="testing", unit="scene", disable=not progress)
@@ -56,9 +64,15 @@ def evaluate(
             bar.set_postfix(scene=item["name"], s=f"{seconds:.2f}")
         if save_dir is not None:
             save_prediction(save_dir, item, pred, save_inputs)
+        if hdrvdp_recipe and item["has_label"]:
+            saved = save_dir / f"{item['name']}.hdr"
+            rows[-1]["hdrvdp2"] = score(read_hdr(saved), label.transpose(1, 2, 0), hdrvdp_recipe, hdrvdp_ppd,
+                                        (str(saved), f"scene {item['name']}: label"))  # fmt: skip
+            bar.set_postfix(scene=item["name"], psnr_mu=f"{rows[-1]['psnr_mu']:.2f}", q=f"{rows[-1]['hdrvdp2']:.2f}")
         if on_prediction is not None:
             on_prediction(item, pred)
-    mean = {k: float(np.mean([r[k] for r in rows])) for k in METRICS} if rows else {}
+    keys = [*METRICS, *(["hdrvdp2"] if hdrvdp_recipe and rows else [])]
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in keys} if rows else {}
     return {"scenes": rows, "mean": mean, "unlabeled": unlabeled}
 
 

@@ -34,14 +34,28 @@ def run_test(args: Any) -> int:
     model.to(device)
     save_dir = Path(args.save_dir)
     print(f"{len(dataset)} scenes in {root}; checkpoint {args.pretrained_model}; device {device}")
-    result = evaluate(model, dataset, device, save_dir, args.save_inputs, args.tile, args.tile_overlap)
+    recipe, ppd = getattr(args, "hdrvdp", None), getattr(args, "hdrvdp_ppd", None)
+    if ppd and not recipe:
+        recipe = "sctnet"
+    result = evaluate(model, dataset, device, save_dir, args.save_inputs, args.tile, args.tile_overlap,
+                      hdrvdp_recipe=recipe, hdrvdp_ppd=ppd)  # fmt: skip
     protocol = None
     if args.tile:
         protocol = f"tiled: {args.tile}x{args.tile} tiles, {args.tile_overlap} px overlap (not the paper protocol)"
     meta = {"checkpoint": str(args.pretrained_model), "model_config": getattr(model, "config", None),
             "checkpoint_meta": ckpt.get("meta"), "dataset": layout.__dict__, "test_root": str(root),
-            "device": str(device), "protocol": protocol}  # fmt: skip
+            "device": str(device), "protocol": protocol,
+            "hdrvdp2": hdrvdp_setting(recipe, ppd)}  # fmt: skip
     table = write_reports(result, save_dir, meta, paper_row)
     print(table)
     print(f"wrote results.csv, results.json, results.md and predictions to {save_dir}")
     return 0
+
+
+def hdrvdp_setting(recipe: str | None, ppd: float | None) -> dict | None:
+    """What results.json records about the HDR-VDP-2 column (None without it)."""
+    if not recipe:
+        return None
+    from utils.metrics.hdrvdp.recipes import RECIPES  # only with the column: see evaluation.evaluate
+
+    return RECIPES[recipe].describe(ppd)
