@@ -184,6 +184,17 @@ def huge_page_cases(args, device: torch.device) -> list[tuple[dict, dict]]:
     return cases
 
 
+def compare_official(args: argparse.Namespace) -> int:
+    """Our speed beside the official implementation's (scripts/official_compare.py), with the efficiency."""
+    from official_compare import compare, report
+
+    mm_before = matmul_flops_per_s(torch.device("cpu"))
+    rows = compare(args.compare_official, make_input, train_step, count_flops, 256, args.compare_batches,
+                   args.runs, args.warmup)  # fmt: skip
+    report(args, rows, (mm_before + matmul_flops_per_s(torch.device("cpu"))) / 2)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cpu")
@@ -206,10 +217,20 @@ def main(argv: list[str] | None = None) -> int:
                         "in fresh processes with transparent huge pages (THP_MEM_ALLOC_ENABLE=1, as test.py "
                         "runs)")  # fmt: skip
     p.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
+    p.add_argument(
+        "--compare_official",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="only: time the official model from DIR beside ours (same weights and input, alternating)",
+    )
+    p.add_argument("--compare_batches", type=int, nargs="*", default=[2, 4], help="training batches to compare")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
+    if args.compare_official:
+        return compare_official(args)
     model = AFUNet().to(device).eval()
     mm_before = matmul_flops_per_s(device)
     train = dict(case="train", size=(128, 128), batch=args.batch)

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 import torch
-from conftest import ROOT
+from conftest import ROOT, shared_path
 from torch import nn
 
 from models import AFUNet
@@ -55,3 +55,16 @@ def test_fresh_process_gets_the_extra_environment_and_the_parent_keeps_its_own()
     value, peak = benchmark.in_fresh_process(os.getenv, {"key": "AFUNET_PROBE"}, env={"AFUNET_PROBE": "set"})
     assert value == "set" and peak > 0
     assert "AFUNET_PROBE" not in os.environ
+
+
+@pytest.mark.slow
+def test_side_by_side_with_the_official_code_gives_its_outputs_and_both_timings():
+    pytest.importorskip("einops", reason="the official model code needs einops")
+    folder = shared_path("reference", "official-model")
+    import official_compare
+
+    rows = official_compare.compare(folder, benchmark.make_input, benchmark.train_step, benchmark.count_flops,
+                                    64, [1], runs=1, warmup=0)  # fmt: skip
+    assert [r["case"] for r in rows] == ["inference 64x64", "train step batch 1 128x128"]
+    assert rows[0]["max_abs_err"] <= 1e-5  # the official implementation itself computes our outputs
+    assert all(r["ours_s"] > 0 and r["official_s"] > 0 and r["gflop"] > 0 for r in rows)

@@ -139,7 +139,7 @@ def test_readme_code_map_names_every_package():
         assert f"`{folder}/`" in section, f"README's code map does not name {folder}/"
 
 
-DISTRIBUTIONS = {"cv2": "opencv-python-headless", "skimage": "scikit-image"}  # import name -> package
+DISTRIBUTIONS = {"cv2": "opencv-python-headless", "skimage": "scikit-image", "PIL": "Pillow"}  # import -> package
 DEV_ONLY = {"pytest"}
 
 
@@ -151,7 +151,8 @@ def test_requirements_list_exactly_the_imported_packages():
                 imported |= {a.name.split(".")[0] for a in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 imported.add(node.module.split(".")[0])
-    local = {*PACKAGES, "conftest", "test", "train", *(p.stem for p in SCRIPTS)}
+    local = {*PACKAGES, "conftest", "test", "train", "merge", *(p.stem for p in SCRIPTS)}
+    local.add("official_afunet")  # the official model, imported from its own folder by benchmark --compare_official
     third_party = {DISTRIBUTIONS.get(m, m) for m in imported - set(sys.stdlib_module_names) - local}
     lines = (ROOT / "requirements.txt").read_text().splitlines()
     listed = {re.split(r"[<>=!~ ]", line)[0] for line in lines if line.strip() and not line.startswith("#")}

@@ -57,19 +57,25 @@ def write_ldr16(path: str | Path, rgb: np.ndarray) -> None:
     _imwrite(Path(path), np.ascontiguousarray(rgb[:, :, ::-1]))
 
 
-def write_hdr(path: str | Path, rgb: np.ndarray) -> None:
-    """Write linear float RGB (H, W, 3) as Radiance .hdr (RGBE) or OpenEXR, by extension."""
-    _imwrite(Path(path), np.ascontiguousarray(rgb[:, :, ::-1].astype(np.float32)))
+def write_hdr(path: str | Path, rgb: np.ndarray, half: bool = False) -> None:
+    """Write linear float RGB (H, W, 3) as Radiance .hdr (RGBE) or OpenEXR, by extension; ``half``: OpenEXR
+    in 16-bit floats (half the size; 3 significant digits)."""
+    params = [cv2.IMWRITE_EXR_TYPE, cv2.IMWRITE_EXR_TYPE_HALF] if half else []
+    _imwrite(Path(path), np.ascontiguousarray(rgb[:, :, ::-1].astype(np.float32)), params)
 
 
 def write_png(path: str | Path, rgb: np.ndarray) -> None:
-    """Write float RGB in [0, 1] (H, W, 3) as an 8-bit PNG."""
+    """Write float RGB in [0, 1] (H, W, 3) as an 8-bit image: PNG, or JPEG (quality 95) by extension."""
     codes = np.clip(np.round(rgb * 255.0), 0, 255).astype(np.uint8)
-    _imwrite(Path(path), np.ascontiguousarray(codes[:, :, ::-1]))
+    _imwrite(Path(path), np.ascontiguousarray(codes[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 95])
 
 
-def _imwrite(path: Path, img: np.ndarray) -> None:
+def _imwrite(path: Path, img: np.ndarray, params: list[int] | None = None) -> None:
     enable_openexr()
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), img):
+    try:
+        written = cv2.imwrite(str(path), img, params or [])
+    except cv2.error as e:
+        raise ImageIOError(f"{path}: could not be written ({str(e).strip().splitlines()[-1]})") from None
+    if not written:
         raise ImageIOError(f"{path}: could not be written")

@@ -2,6 +2,7 @@
 
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from models.afunet import pad_to_multiple
 
@@ -31,8 +32,11 @@ def _ramp(n: int, overlap: int, device: torch.device) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def predict_tiled(model: nn.Module, x: torch.Tensor, tile: int, overlap: int = TILE_OVERLAP) -> torch.Tensor:
-    """Bounded-memory inference: overlapping tile x tile windows blended with linear ramps.
+def predict_tiled(
+    model: nn.Module, x: torch.Tensor, tile: int, overlap: int = TILE_OVERLAP, progress: bool = False
+) -> torch.Tensor:
+    """Bounded-memory inference: overlapping tile x tile windows blended with linear ramps (a progress bar
+    over the tiles with ``progress``).
 
     Not the paper protocol: the CFM channel attention is global over the input, so each tile sees
     other statistics than the whole frame and results differ slightly.
@@ -45,8 +49,8 @@ def predict_tiled(model: nn.Module, x: torch.Tensor, tile: int, overlap: int = T
     weight = x.new_zeros(1, 1, h, w)
     wy, wx = _ramp(th, overlap, x.device), _ramp(tw, overlap, x.device)
     ramp = (wy[:, None] * wx[None, :])[None, None]
-    for y in tile_starts(h, th, tile - overlap):
-        for x0 in tile_starts(w, tw, tile - overlap):
-            out[:, :, y : y + th, x0 : x0 + tw] += model(x[:, :, y : y + th, x0 : x0 + tw]) * ramp
-            weight[:, :, y : y + th, x0 : x0 + tw] += ramp
+    corners = [(y, x0) for y in tile_starts(h, th, tile - overlap) for x0 in tile_starts(w, tw, tile - overlap)]
+    for y, x0 in tqdm(corners, desc="tiles", unit="tile", disable=not progress):
+        out[:, :, y : y + th, x0 : x0 + tw] += model(x[:, :, y : y + th, x0 : x0 + tw]) * ramp
+        weight[:, :, y : y + th, x0 : x0 + tw] += ramp
     return out / weight

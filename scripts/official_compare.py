@@ -1,0 +1,110 @@
+"""Our network beside the official implementation, in one process: same weights, same input, alternating
+runs, so that a noisy machine slows both alike (scripts/benchmark.py --compare_official DIR).
+
+The official model code is imported at run time from DIR (its own folder, e.g.
+../shared/reference/official-model); nothing of it is copied here. Both load the official-format
+checkpoint shipped in tests/fixtures.
+"""
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from models import AFUNet, load_pretrained
+from utils.checkpoint import read_checkpoint
+from utils.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECKPOINT = ROOT / "tests" / "fixtures" / "afunet-official" / "official_random_init.pth"
+OFFICIAL_CONFIG = dict(img_size=(40, 40), in_chans=18, window_size=8, img_range=1.0, drop_path_rate=0.1,
+                       depths=[5, 5, 5, 5], embed_dim=72, num_heads=[4, 4, 4, 4], mlp_ratio=2)  # fmt: skip
+
+
+def load_official(folder: Path) -> torch.nn.Module:
+    """The official AFUNet class from ``folder`` with the shipped official-format weights, in eval mode."""
+    sys.path.insert(0, str(folder))
+    try:
+        from official_afunet import AFUNet as OfficialAFUNet
+    except ImportError as e:
+        raise UserError(
+            f"{folder}: cannot import the official model ({e}; it needs einops: pip install einops)"
+        ) from None
+    finally:
+        sys.path.remove(str(folder))
+    model = OfficialAFUNet(**OFFICIAL_CONFIG)
+    state = read_checkpoint(CHECKPOINT)["state_dict"]
+    model.load_state_dict({k.removeprefix("module."): v for k, v in state.items()})
+    return model.eval()
+
+
+def load_ours() -> torch.nn.Module:
+    model = AFUNet().eval()
+    load_pretrained(model, CHECKPOINT)
+    return model
+
+
+def alternate(fns: dict, runs: int, warmup: int) -> dict[str, float]:
+    """Median seconds of each function, the functions called in turn ``runs`` times after ``warmup`` rounds."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for round_ in range(warmup + runs):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            if round_ >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def compare(folder: Path, make_input, train_step, count_flops, size: int, batches: list[int], runs: int,
+            warmup: int) -> list[dict]:  # fmt: skip
+    """Rows: inference at size x size and a training step at 128 x 128 per batch, ours and official."""
+    ours, official = load_ours(), load_official(folder)
+    x = make_input(1, size, size, torch.device("cpu"))
+    with torch.inference_mode():
+        err = (ours(x) - official(x)).abs().max().item()
+    rows = []
+
+    def infer(model):
+        def run():
+            with torch.inference_mode():
+                model(x)
+
+        return run
+
+    flops = count_flops(infer(ours))
+    t = alternate({"ours": infer(ours), "official": infer(official)}, runs, warmup)
+    rows.append({"case": f"inference {size}x{size}", "ours_s": t["ours"], "official_s": t["official"],
+                 "speedup": t["official"] / t["ours"], "gflop": flops / 1e9, "max_abs_err": err})  # fmt: skip
+    for batch in batches:
+        xb, target = make_input(batch, 128, 128, torch.device("cpu")), torch.rand(batch, 3, 128, 128) * 0.5
+        steps = {}
+        for name, model in (("ours", load_ours()), ("official", load_official(folder))):
+            opt = torch.optim.Adam(model.parameters(), lr=5e-4)
+            model.train()
+            steps[name] = lambda m=model, o=opt, xb=xb, target=target: train_step(m, xb, target, o, None)
+        flops = count_flops(steps["ours"])
+        t = alternate(steps, runs, warmup)
+        rows.append({"case": f"train step batch {batch} 128x128", "ours_s": t["ours"], "official_s": t["official"],
+                     "speedup": t["official"] / t["ours"], "gflop": flops / 1e9})  # fmt: skip
+    return rows
+
+
+def report(args, rows: list[dict], matmul_flops: float) -> None:
+    """Print the rows as a Markdown table (and with --json write them)."""
+    print(
+        f"ours vs official ({args.compare_official}), CPU, {torch.get_num_threads()} threads, torch "
+        f"{torch.__version__}, dense matmul {matmul_flops / 1e9:.1f} GFLOP/s; median of {args.runs} alternating runs"
+    )
+    print("| case | ours s | official s | speedup | ours eff. | official eff. | max abs err |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        eff = [r["gflop"] * 1e9 / r[k] / matmul_flops for k in ("ours_s", "official_s")]
+        err = f"{r['max_abs_err']:.1e}" if "max_abs_err" in r else ""
+        print(f"| {r['case']} | {r['ours_s']:.3f} | {r['official_s']:.3f} | {r['speedup']:.2f}x | {eff[0]:.3f} | "
+              f"{eff[1]:.3f} | {err} |")  # fmt: skip
+    if args.json:
+        args.json.write_text(json.dumps({"matmul_gflop_per_s": matmul_flops / 1e9, "rows": rows}, indent=2) + "\n")
