@@ -75,7 +75,7 @@ def make_figure(out: Path) -> None:
     import torch
 
     from merge import main as merge_main
-    from models.baselines import TriangleMerge
+    from models.baselines import ReferenceOnly, TriangleMerge
 
     shots = sorted(SHOTS.items(), key=lambda s: s[1][0])
     ldrs = np.stack([cv2.cvtColor(cv2.imread(str(BRACKETS / n)), cv2.COLOR_BGR2RGB) / 256.0 for n, _ in shots])
@@ -85,7 +85,7 @@ def make_figure(out: Path) -> None:
         merge_main([str(BRACKETS), "--out", str(Path(tmp) / "m.exr")])
         ours = read_hdr(Path(tmp) / "m.exr")
     truth = read_hdr(BRACKETS / "ground_truth.hdr")
-    reference_only = np.clip(ldrs[1] ** 2.2 / shots[1][1][1], 0, 1)  # H_2 = L_2^2.2 / t_2
+    reference_only = ReferenceOnly()(x)[0].numpy().transpose(1, 2, 0)
     for name, img in (
         ("merge.py (AFUNet)", ours),
         ("unaligned triangle merge", naive),

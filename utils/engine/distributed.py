@@ -104,7 +104,7 @@ class RankBatches(Sampler[list[int]]):
     """Global batches of ``batch_size`` consecutive samples of ``order``; yields this rank's share of each.
 
     A rank whose share of a short last batch is empty gets the batch's first sample with weight 0, so that
-    every rank takes part in every step. ``weight(m, b)`` makes DDP's gradient average exact.
+    every rank takes part in every step. ``weight(step)`` makes DDP's gradient average exact.
     """
 
     def __init__(self, order: Sampler[int], batch_size: int, ranks: Ranks) -> None:

@@ -25,7 +25,6 @@ from .inference import predict_full, predict_tiled
 ROOT = Path(__file__).resolve().parents[2]
 OFFICIAL, DEMO = ROOT / "pretrain_model" / "Kalantari.pth", ROOT / "pretrain_model" / "AFUNet_synthetic.pth"
 OUTPUT_EXTENSIONS = (".exr", ".hdr")
-TRAINING_EV = (2.0, 3.0)  # the benchmarks' EV spacing (0/2/4 and 0/3/6 ladders)
 AUTO_TILE_PIXELS, AUTO_TILE, MIN_TILE = 3_000_000, 1024, 128
 CLIPPED, BLACK = 0.99, 0.01
 
@@ -38,6 +37,11 @@ class Frame:
     exposure: float
     ev: float = 0.0
     ldr: np.ndarray | None = None
+
+
+def clipped_fraction(ldr: np.ndarray) -> float:
+    """Share of the pixels with a clipped channel."""
+    return float((ldr.max(axis=2) >= CLIPPED).mean())
 
 
 def warn(message: str) -> None:
@@ -123,7 +127,7 @@ def load_frames(frames: list[Frame]) -> None:
         raise UserError("photos differ in size: " + ", ".join(f"{f.info.path.name} {f.ldr.shape[1]}x{f.ldr.shape[0]}"
                                                                for f in frames))  # fmt: skip
     ref = frames[1].ldr
-    if (ref.max(axis=2) >= CLIPPED).mean() > 0.9 or (ref.max(axis=2) <= BLACK).mean() > 0.9:
+    if clipped_fraction(ref) > 0.9 or (ref.max(axis=2) <= BLACK).mean() > 0.9:
         warn(f"the reference {frames[1].info.path.name} is almost all clipped or black; the merge has little to go on")
 
 
@@ -159,7 +163,8 @@ def predict(model: torch.nn.Module, x: torch.Tensor, tile: int | None) -> torch.
             warn(f"out of GPU memory; retrying with {tile}x{tile} tiles")
 
 
-def describe_weights(path: Path, ckpt: dict[str, Any]) -> str:
+def describe_weights(ckpt: dict[str, Any]) -> str:
+    """What the weights are: the official release, or our run's note."""
     meta = ckpt.get("meta") or {}
     if "state_dict" in ckpt:
         return "official release weights"
@@ -175,7 +180,7 @@ def table(frames: list[Frame]) -> str:
             if i.exposure_time is None
             else (f"1/{1 / i.exposure_time:.0f} s" if i.exposure_time < 1 else f"{i.exposure_time:g} s")
         )
-        clipped = 100 * (f.ldr.max(axis=2) >= CLIPPED).mean()
+        clipped = 100 * clipped_fraction(f.ldr)
         rows.append(f"| {i.path.name}{' (reference)' if f is frames[1] else ''} | {t} | "
                     f"{'' if i.f_number is None else f'f/{i.f_number:g}'} | {'' if i.iso is None else f'{i.iso:g}'} | "
                     f"{f.ev:+.2f} | {clipped:.1f} |")  # fmt: skip
@@ -199,7 +204,7 @@ def run_merge(args: Any) -> int:
     frames = choose_three(exposures(collect(args.inputs), args.ev, args.times))
     load_frames(frames)
     model, ckpt = load_model(weights)
-    print(f"weights: {weights} ({describe_weights(weights, ckpt)})")
+    print(f"weights: {weights} ({describe_weights(ckpt)})")
     report = align_frames(frames, args.align)
     print(table(frames))
     print("\n".join(f"aligned {line}" for line in report))

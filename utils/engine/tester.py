@@ -34,9 +34,8 @@ def run_test(args: Any) -> int:
     model.to(device)
     save_dir = Path(args.save_dir)
     print(f"{len(dataset)} scenes in {root}; checkpoint {args.pretrained_model}; device {device}")
-    recipe, ppd = getattr(args, "hdrvdp", None), getattr(args, "hdrvdp_ppd", None)
-    if ppd and not recipe:
-        recipe = "sctnet"
+    ppd = args.hdrvdp_ppd
+    recipe = args.hdrvdp or ("sctnet" if ppd else None)
     result = evaluate(model, dataset, device, save_dir, args.save_inputs, args.tile, args.tile_overlap,
                       hdrvdp_recipe=recipe, hdrvdp_ppd=ppd)  # fmt: skip
     protocol = None

@@ -85,13 +85,14 @@ class Trainer:
         self.seconds_before, self.started = 0.0, time.time()  # training wall time of earlier sessions, this one's start
 
     # -- checkpoints -------------------------------------------------------------------------
-    def state(self) -> dict[str, Any]:
+    def state(self, rng: dict[str, Any]) -> dict[str, Any]:
+        """Everything an exact resume needs, with this process's random state ``rng``."""
         return {
             "model": self.model.state_dict(), "config": self.model.config, "optimizer": self.optimizer.state_dict(),
             "scheduler": {"epoch": self.epoch, "lr": self.args.lr, "lr_min": self.args.lr_min,
                           "epochs": self.args.epochs},
             "epoch": self.epoch, "iter_in_epoch": self.iter_in_epoch, "iteration": self.iteration,
-            "best": self.best, "rng": rng_state(), "args": vars(self.args), "world_size": self.ranks.world_size,
+            "best": self.best, "rng": rng, "args": vars(self.args), "world_size": self.ranks.world_size,
             "train_seconds": self.seconds_before + time.time() - self.started,
             "meta": {"dataset": layout_from_args(self.args).__dict__, "parameters": count_parameters(self.model)},
         }  # fmt: skip
@@ -99,10 +100,11 @@ class Trainer:
     def save(self, name: str, every_rank: bool = True) -> Path:
         """Rank 0 writes ``name`` atomically. With ``every_rank`` (all ranks call it at the same step) the
         checkpoint also holds each rank's random state, for an exact resume on as many processes."""
-        rng_ranks = distributed.gather(rng_state(), self.ranks) if every_rank else []
+        rng = rng_state()
+        rng_ranks = distributed.gather(rng, self.ranks) if every_rank else []
         path = self.run_dir / name
         if self.ranks.is_main:
-            atomic_save({**self.state(), **({"rng_ranks": rng_ranks} if rng_ranks else {})}, path)
+            atomic_save({**self.state(rng), **({"rng_ranks": rng_ranks} if rng_ranks else {})}, path)
         return path
 
     def resume(self, path: Path) -> None:
