@@ -13,9 +13,20 @@ from .windows import (
     WindowCrossAttention,
     WindowSelfAttention,
     shifted_window_mask,
+    window_chunks,
+    window_layout,
     window_partition,
     window_reverse,
 )
+
+WINDOW_RUN = 2048  # tokens per piece of the window-layout inference path
+
+
+def in_windows_inference(module: nn.Module, x: torch.Tensor) -> bool:
+    """Whether ``module`` runs its CPU inference path on ``x``: a CPU tensor, no autograd, eval mode, not
+    being compiled (the path's loops over pieces of windows would unroll into the graph). On a GPU the
+    whole-tensor path is the fast one."""
+    return x.device.type == "cpu" and not (torch.is_grad_enabled() or module.training or torch.compiler.is_compiling())
 
 
 def drop_path(x: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
@@ -48,8 +59,11 @@ class MLP(nn.Module):
         self.fc2 = nn.Linear(hidden, c_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(..., C_in) -> (..., C_out)."""
-        return self.fc2(self.act(self.fc1(x)))
+        """(..., C_in) -> (..., C_out); in inference, a few thousand tokens at a time (see SFM)."""
+        if not in_windows_inference(self, x) or x.numel() <= WINDOW_RUN * x.shape[-1]:
+            return self.fc2(self.act(self.fc1(x)))
+        tokens = x.reshape(-1, x.shape[-1]).split(WINDOW_RUN)
+        return torch.cat([self.fc2(self.act(self.fc1(t))) for t in tokens]).view(*x.shape[:-1], -1)
 
 
 class SFEM(nn.Module):
@@ -81,10 +95,24 @@ class SAM(nn.Module):
     def forward(self, d_x: torch.Tensor, f_alpha: torch.Tensor) -> torch.Tensor:
         """d_x = D_i(f_x^{t-1}), f_alpha = f_alpha_i^{t-1}: (B, H, W, C) -> f_alpha_i^t (B, H, W, C)."""
         h, w = f_alpha.shape[1:3]
-        o = self.attn(window_partition(f_alpha), window_partition(f_alpha + d_x))
-        z = d_x + drop_path(window_reverse(o, h, w), self.drop_path, self.training)
+        if in_windows_inference(self, f_alpha):
+            z = self.attention_in_windows(d_x, f_alpha)
+        else:
+            o = self.attn(window_partition(f_alpha), window_partition(f_alpha + d_x))
+            z = d_x + drop_path(window_reverse(o, h, w), self.drop_path, self.training)
         z = z + conv_hwc(self.dwconv, z)
         return z + d_x
+
+    def attention_in_windows(self, d_x: torch.Tensor, f_alpha: torch.Tensor) -> torch.Tensor:
+        """d_x + the window cross-attention, in inference: a few windows at a time (see SFM)."""
+        b, h, w, c = f_alpha.shape
+        to_windows = window_layout(h, w, 0, d_x.device)
+        a, o = (t.reshape(b, h * w, c).index_select(1, to_windows).view(-1, WINDOW**2, c) for t in (d_x, f_alpha))
+        z = torch.empty_like(a)
+        for start, end, _ in window_chunks(b, h, w, 0, d_x.device, WINDOW_RUN // WINDOW**2):
+            f, g = o[start:end], a[start:end]
+            z[start:end] = g + self.attn(f[None], (f + g)[None])[0]
+        return z.view(b, h * w, c).index_select(1, window_layout(h, w, None, d_x.device, 0)).view(b, h, w, c)
 
 
 class SwinBlock(nn.Module):
@@ -113,12 +141,23 @@ class SwinBlock(nn.Module):
         x = x + drop_path(a, self.drop_path, self.training)
         return x + drop_path(self.mlp(self.norm2(x)), self.drop_path, self.training)
 
+    def forward_in_windows(self, xw: torch.Tensor, b: int, h: int, w: int) -> None:
+        """The same block in inference, in place on the residual stream already in this block's window
+        layout (``window_layout(h, w, shift)``), xw: (B*nW, ws*ws, C). Everything per token (LayerNorm,
+        attention, MLP, residual adds) runs a few windows at a time, so that the intermediates stay in
+        the CPU caches."""
+        for start, end, mask in window_chunks(b, h, w, self.shift, xw.device, WINDOW_RUN // WINDOW**2):
+            t = xw[start:end]
+            t = t + self.attn(self.norm1(t)[None], mask)[0]
+            xw[start:end] = t + self.mlp(self.norm2(t))
+
 
 class SFM(nn.Module):
     """Spatial Fusion Module, Eq. 13a: [f_us, f_r, f_vs] = SFM([f_alpha1, f_x, f_alpha3]).
 
     A SwinIR residual group: Swin blocks (every second one shifted by half a window), a 3x3 conv
-    and a residual connection to the module input.
+    and a residual connection to the module input. In CPU inference the blocks keep the features in
+    window layout and work through them a cache-sized piece at a time (:meth:`blocks_in_windows`).
     """
 
     def __init__(
@@ -138,10 +177,26 @@ class SFM(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, H, W, 3C) -> (B, H, W, 3C)."""
-        h = x
-        for block in self.blocks:
-            h = block(h)
+        if in_windows_inference(self, x):
+            h = self.blocks_in_windows(x)
+        else:
+            h = x
+            for block in self.blocks:
+                h = block(h)
         return conv_hwc(self.conv, h) + x
+
+    def blocks_in_windows(self, x: torch.Tensor) -> torch.Tensor:
+        """The blocks in inference, the features kept in window layout from block to block: each
+        change of shift is one gather into the other of two buffers, which the blocks update in place."""
+        b, h, w, c = x.shape
+        xw, layout = x.reshape(b, h * w, c), None
+        buffers = [torch.empty_like(xw), torch.empty_like(xw)]
+        for j, block in enumerate(self.blocks):
+            xw = torch.index_select(xw, 1, window_layout(h, w, block.shift, x.device, layout), out=buffers[j % 2])
+            block.forward_in_windows(xw.view(-1, WINDOW**2, c), b, h, w)
+            layout = block.shift
+        out = buffers[len(self.blocks) % 2]
+        return torch.index_select(xw, 1, window_layout(h, w, None, x.device, layout), out=out).view(b, h, w, c)
 
 
 class CFM(nn.Module):

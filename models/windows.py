@@ -12,6 +12,7 @@ from torch import nn
 
 WINDOW = 8  # window size of every window attention (afunet-architecture.md, Sec. 2)
 MASK_VALUE = -100.0  # logit added between tokens of different regions in shifted windows
+CACHED_WINDOWS = 32  # windows whose attention scores stay in the CPU caches (32 x 4 heads x 64 x 64 floats: 2 MiB)
 
 
 def window_partition(x: torch.Tensor, ws: int = WINDOW) -> torch.Tensor:
@@ -55,6 +56,48 @@ def shifted_window_mask(
     return idx.to(device), mask.unsqueeze(1).to(device)
 
 
+@lru_cache(maxsize=16)
+@torch.inference_mode(False)
+def window_layout(h: int, w: int, shift: int | None, device: torch.device, source: int | None = None) -> torch.Tensor:
+    """Index that rearranges the pixels of an H x W map, (B, H*W, C), from one layout to another in one
+    gather: ``x[:, index]``. A layout is None for row-major pixels, or a shift for the window partition
+    (:func:`window_partition`) of the map cyclically shifted by -shift (``torch.roll``); ``shift`` is
+    the layout wanted, ``source`` the one given. Cached per size: (H*W,) int64."""
+
+    def pixels_of(layout: int | None) -> torch.Tensor:  # the row-major pixel at each position of a layout
+        pixels = torch.arange(h * w).view(1, h, w, 1)
+        if layout is None:
+            return pixels.flatten()
+        return window_partition(torch.roll(pixels, (-layout, -layout), dims=(1, 2)) if layout else pixels).flatten()
+
+    position = torch.empty(h * w, dtype=torch.long)
+    position[pixels_of(source)] = torch.arange(h * w)
+    return position[pixels_of(shift)].to(device)
+
+
+Chunk = tuple[int, int, tuple[torch.Tensor, torch.Tensor] | None]
+
+
+@lru_cache(maxsize=64)
+@torch.inference_mode(False)
+def window_chunks(batch: int, h: int, w: int, shift: int, device: torch.device, size: int) -> tuple[Chunk, ...]:
+    """The B*nW windows of a (B, H, W, C) map in consecutive runs of ``size`` windows, for per-window work
+    done a cache-sized piece at a time: (start, end, mask) with the shifted-window mask of the run's
+    windows in the form :func:`windowed_attention` takes (indices within the run), or None."""
+    n = (h // WINDOW) * (w // WINDOW)
+    idx, m = shifted_window_mask(h, w, shift, device) if shift else (torch.zeros(0, dtype=torch.long), None)
+    masked = (torch.arange(batch)[:, None] * n + idx.cpu()[None]).flatten()
+    chunks = []
+    for start in range(0, batch * n, size):
+        end = min(start + size, batch * n)
+        inside = ((masked >= start) & (masked < end)).nonzero().flatten()
+        mask = None
+        if len(inside):
+            mask = ((masked[inside] - start).to(device), m[(inside % len(idx)).to(device)])
+        chunks.append((start, end, mask))
+    return tuple(chunks)
+
+
 class RelativePositionBias(nn.Module):
     """Learned bias per head for every (query, key) offset in a window: a (2ws-1)^2 x heads table."""
 
@@ -64,10 +107,18 @@ class RelativePositionBias(nn.Module):
         self.register_buffer("relative_position_index", relative_position_index(ws), persistent=False)
         nn.init.trunc_normal_(self.table, std=0.02)
 
+        self._cached: tuple[tuple[int, int], torch.Tensor] | None = None
+
     def forward(self) -> torch.Tensor:
-        """-> (heads, ws*ws, ws*ws)."""
+        """-> (heads, ws*ws, ws*ws). Without autograd, computed once per state of the table and reused."""
         n = self.relative_position_index.shape[0]
-        return self.table[self.relative_position_index.view(-1)].view(n, n, -1).permute(2, 0, 1)
+        if torch.is_grad_enabled() or torch.compiler.is_compiling():
+            return self.table[self.relative_position_index.view(-1)].view(n, n, -1).permute(2, 0, 1)
+        key = (self.table.data_ptr(), self.table._version)
+        if self._cached is None or self._cached[0] != key:
+            bias = self.table[self.relative_position_index.view(-1)].view(n, n, -1).permute(2, 0, 1)
+            self._cached = (key, bias.contiguous())
+        return self._cached[1]
 
 
 def windowed_attention(
@@ -83,9 +134,11 @@ def windowed_attention(
     q, k, v: (B, nW, N, C), heads laid out head-major over C; bias: (heads, N, N); mask: the
     (window indices, (M, 1, N, N) masks) of :func:`shifted_window_mask`. Returns (B, nW, N, C).
     Training on the CPU, where PyTorch has no fused kernel that takes a learned bias, this is the
-    plain formula in the official op order, the mask added to every window. Otherwise all windows
-    share the bias, which keeps scaled_dot_product_attention on its fused path, and the few masked
-    windows are then recomputed with their mask.
+    plain formula in the official op order, the mask added to every window. In CPU inference on at
+    most CACHED_WINDOWS windows (the pieces of the inference path), the same formula in place, which
+    beats the fused kernel while the scores stay in cache. Otherwise all windows share the bias, which
+    keeps scaled_dot_product_attention on its fused path, and the few masked windows are then
+    recomputed with their mask.
     """
     b, nw, n, c = q.shape
     d = c // heads
@@ -104,6 +157,14 @@ def windowed_attention(
         attn = (split(q) * d**-0.5) @ split(k).transpose(-2, -1)
         attn = (attn.view(b, nw, heads, n, n) + bias).view(b * nw, heads, n, n).softmax(dim=-1)
         return merge(attn @ split(v), nw)
+
+    if q.device.type == "cpu" and b * nw <= CACHED_WINDOWS:
+        attn = split(q) @ split(k).transpose(-2, -1)
+        attn.mul_(d**-0.5).add_(bias)
+        if mask is not None:
+            idx, m = mask
+            attn.view(b, nw, heads, n, n)[:, idx] += m.to(q.dtype)
+        return merge(attn.softmax(dim=-1) @ split(v), nw)
 
     out = merge(F.scaled_dot_product_attention(split(q), split(k), split(v), attn_mask=bias[None]), nw)
     if mask is not None:

@@ -189,7 +189,8 @@ def compare_official(args: argparse.Namespace) -> int:
     from official_compare import compare, report
 
     mm_before = matmul_flops_per_s(torch.device("cpu"))
-    rows = compare(args.compare_official, make_input, train_step, count_flops, 256, args.compare_batches,
+    sizes = [(256, 256)] + ([FULL_FRAME] if args.full else [])
+    rows = compare(args.compare_official, make_input, train_step, count_flops, sizes, args.compare_batches,
                    args.runs, args.warmup)  # fmt: skip
     report(args, rows, (mm_before + matmul_flops_per_s(torch.device("cpu"))) / 2)
     return 0

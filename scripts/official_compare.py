@@ -15,7 +15,9 @@ from pathlib import Path
 import torch
 
 from models import AFUNet, load_pretrained
+from models.afunet import pad_to_multiple
 from utils.checkpoint import read_checkpoint
+from utils.engine.inference import TEST_PAD
 from utils.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,26 +61,32 @@ def alternate(fns: dict, runs: int, warmup: int) -> dict[str, float]:
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def compare(folder: Path, make_input, train_step, count_flops, size: int, batches: list[int], runs: int,
-            warmup: int) -> list[dict]:  # fmt: skip
-    """Rows: inference at size x size and a training step at 128 x 128 per batch, ours and official."""
+def compare(folder: Path, make_input, train_step, count_flops, sizes: list[tuple[int, int]], batches: list[int],
+            runs: int, warmup: int) -> list[dict]:  # fmt: skip
+    """Rows: inference at each H x W of ``sizes`` (reflect-padded to a multiple of 128 first, as the test
+    protocol does; one run, no warm-up, for frames over a megapixel) and a training step at 128 x 128 per
+    batch, ours and official."""
     ours, official = load_ours(), load_official(folder)
-    x = make_input(1, size, size, torch.device("cpu"))
-    with torch.inference_mode():
-        err = (ours(x) - official(x)).abs().max().item()
     rows = []
 
-    def infer(model):
+    def infer(model, x):
         def run():
             with torch.inference_mode():
                 model(x)
 
         return run
 
-    flops = count_flops(infer(ours))
-    t = alternate({"ours": infer(ours), "official": infer(official)}, runs, warmup)
-    rows.append({"case": f"inference {size}x{size}", "ours_s": t["ours"], "official_s": t["official"],
-                 "speedup": t["official"] / t["ours"], "gflop": flops / 1e9, "max_abs_err": err})  # fmt: skip
+    for h, w in sizes:
+        x = pad_to_multiple(make_input(1, h, w, torch.device("cpu")), TEST_PAD)
+        with torch.inference_mode():
+            err = (ours(x) - official(x)).abs().max().item()
+        flops = count_flops(infer(ours, x))
+        big = h * w > 2**20
+        t = alternate(
+            {"ours": infer(ours, x), "official": infer(official, x)}, 1 if big else runs, 0 if big else warmup
+        )
+        rows.append({"case": f"inference {h}x{w}", "ours_s": t["ours"], "official_s": t["official"],
+                     "speedup": t["official"] / t["ours"], "gflop": flops / 1e9, "max_abs_err": err})  # fmt: skip
     for batch in batches:
         xb, target = make_input(batch, 128, 128, torch.device("cpu")), torch.rand(batch, 3, 128, 128) * 0.5
         steps = {}

@@ -1,0 +1,73 @@
+"""Where the time goes, ours beside the official implementation: self CPU time per operator (torch.profiler)
+of one training step or one forward, same weights and input, in one process.
+
+    python scripts/profile_compare.py ../shared/reference/official-model --threads 2              # train, batch 2
+    python scripts/profile_compare.py ../shared/reference/official-model --threads 2 --inference 256
+
+The official model code is imported from its own folder at run time (see scripts/official_compare.py).
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmark import make_input, train_step  # noqa: E402
+from official_compare import load_official, load_ours  # noqa: E402
+
+from utils.cli import run_cli  # noqa: E402
+
+
+def operator_times(fn) -> dict[str, float]:
+    """Seconds of self CPU time per operator of one call of ``fn`` (after one call to warm up)."""
+    fn()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    return {e.key: e.self_cpu_time_total / 1e6 for e in prof.key_averages()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("official_dir", type=Path, help="folder of the official model code")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--batch", type=int, default=2, help="training batch, 128x128 (default: %(default)s)")
+    p.add_argument("--inference", type=int, default=None, metavar="SIZE", help="profile a SIZE x SIZE forward")
+    p.add_argument("--top", type=int, default=20, help="operators to list (default: %(default)s)")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    models = {"ours": load_ours(), "official": load_official(args.official_dir)}
+    times = {}
+    for name, model in models.items():
+        if args.inference:
+            x = make_input(1, args.inference, args.inference, torch.device("cpu"))
+
+            def run(model=model, x=x):
+                with torch.inference_mode():
+                    model(x)
+        else:
+            x = make_input(args.batch, 128, 128, torch.device("cpu"))
+            target, opt = torch.rand(args.batch, 3, 128, 128) * 0.5, torch.optim.Adam(model.parameters(), lr=5e-4)
+            model.train()
+
+            def run(model=model, x=x, target=target, opt=opt):
+                train_step(model, x, target, opt, None)
+
+        times[name] = operator_times(run)
+    case = f"forward {args.inference}x{args.inference}" if args.inference else f"train step batch {args.batch} 128x128"
+    print(f"{case}, {torch.get_num_threads()} threads: self CPU seconds per operator (profiled, so slower than timed)")
+    print("| operator | ours s | official s |")
+    print("|---|---|---|")
+    ops = sorted(set(times["ours"]) | set(times["official"]), key=lambda k: -max(t.get(k, 0) for t in times.values()))
+    for op in ops[: args.top]:
+        print(f"| {op} | {times['ours'].get(op, 0):.3f} | {times['official'].get(op, 0):.3f} |")
+    print(f"| total | {sum(times['ours'].values()):.3f} | {sum(times['official'].values()):.3f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
