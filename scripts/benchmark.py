@@ -223,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=None,
         metavar="DIR",
-        help="only: time the official model from DIR beside ours (same weights and input, alternating)",
+        help="only: time the official model from DIR beside ours (same weights and input, alternating; "
+        "with --full also the full frame)",
     )
     p.add_argument("--compare_batches", type=int, nargs="*", default=[2, 4], help="training batches to compare")
     args = p.parse_args(argv)
