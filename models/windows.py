@@ -106,19 +106,21 @@ class RelativePositionBias(nn.Module):
         self.table = nn.Parameter(torch.zeros((2 * ws - 1) ** 2, heads))
         self.register_buffer("relative_position_index", relative_position_index(ws), persistent=False)
         nn.init.trunc_normal_(self.table, std=0.02)
-
         self._cached: tuple[tuple[int, int], torch.Tensor] | None = None
 
     def forward(self) -> torch.Tensor:
         """-> (heads, ws*ws, ws*ws). Without autograd, computed once per state of the table and reused."""
-        n = self.relative_position_index.shape[0]
         if torch.is_grad_enabled() or torch.compiler.is_compiling():
-            return self.table[self.relative_position_index.view(-1)].view(n, n, -1).permute(2, 0, 1)
+            return self.gather()
         key = (self.table.data_ptr(), self.table._version)
         if self._cached is None or self._cached[0] != key:
-            bias = self.table[self.relative_position_index.view(-1)].view(n, n, -1).permute(2, 0, 1)
-            self._cached = (key, bias.contiguous())
+            self._cached = (key, self.gather().contiguous())
         return self._cached[1]
+
+    def gather(self) -> torch.Tensor:
+        """The table's rows for every (query, key) pair: (heads, ws*ws, ws*ws)."""
+        n = self.relative_position_index.shape[0]
+        return self.table[self.relative_position_index.view(-1)].view(n, n, -1).permute(2, 0, 1)
 
 
 def windowed_attention(

@@ -10,6 +10,7 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -61,6 +62,24 @@ def alternate(fns: dict, runs: int, warmup: int) -> dict[str, float]:
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def forward_call(model: torch.nn.Module, x: torch.Tensor) -> Callable[[], None]:
+    """One inference-mode forward of ``model`` on ``x``, as a call to time or profile."""
+
+    def run() -> None:
+        with torch.inference_mode():
+            model(x)
+
+    return run
+
+
+def training_call(model: torch.nn.Module, x: torch.Tensor, target: torch.Tensor, train_step) -> Callable[[], None]:
+    """One fp32 training step of ``model`` (train mode, its own Adam at lr 5e-4) on ``x`` and ``target``,
+    as a call to time or profile; ``train_step`` is scripts/benchmark.py's."""
+    opt = torch.optim.Adam(model.parameters(), lr=5e-4)
+    model.train()
+    return lambda: train_step(model, x, target, opt, None)
+
+
 def compare(folder: Path, make_input, train_step, count_flops, sizes: list[tuple[int, int]], batches: list[int],
             runs: int, warmup: int) -> list[dict]:  # fmt: skip
     """Rows: inference at each H x W of ``sizes`` (reflect-padded to a multiple of 128 first, as the test
@@ -69,21 +88,16 @@ def compare(folder: Path, make_input, train_step, count_flops, sizes: list[tuple
     ours, official = load_ours(), load_official(folder)
     rows = []
 
-    def infer(model, x):
-        def run():
-            with torch.inference_mode():
-                model(x)
-
-        return run
-
     for h, w in sizes:
         x = pad_to_multiple(make_input(1, h, w, torch.device("cpu")), TEST_PAD)
         with torch.inference_mode():
             err = (ours(x) - official(x)).abs().max().item()
-        flops = count_flops(infer(ours, x))
+        flops = count_flops(forward_call(ours, x))
         big = h * w > 2**20
         t = alternate(
-            {"ours": infer(ours, x), "official": infer(official, x)}, 1 if big else runs, 0 if big else warmup
+            {"ours": forward_call(ours, x), "official": forward_call(official, x)},
+            1 if big else runs,
+            0 if big else warmup,
         )
         rows.append({"case": f"inference {h}x{w}", "ours_s": t["ours"], "official_s": t["official"],
                      "speedup": t["official"] / t["ours"], "gflop": flops / 1e9, "max_abs_err": err})  # fmt: skip
@@ -91,9 +105,7 @@ def compare(folder: Path, make_input, train_step, count_flops, sizes: list[tuple
         xb, target = make_input(batch, 128, 128, torch.device("cpu")), torch.rand(batch, 3, 128, 128) * 0.5
         steps = {}
         for name, model in (("ours", load_ours()), ("official", load_official(folder))):
-            opt = torch.optim.Adam(model.parameters(), lr=5e-4)
-            model.train()
-            steps[name] = lambda m=model, o=opt, xb=xb, target=target: train_step(m, xb, target, o, None)
+            steps[name] = training_call(model, xb, target, train_step)
         flops = count_flops(steps["ours"])
         t = alternate(steps, runs, warmup)
         rows.append({"case": f"train step batch {batch} 128x128", "ours_s": t["ours"], "official_s": t["official"],

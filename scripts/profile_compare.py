@@ -17,7 +17,7 @@ from torch.profiler import ProfilerActivity, profile
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmark import make_input, train_step  # noqa: E402
-from official_compare import load_official, load_ours  # noqa: E402
+from official_compare import forward_call, load_official, load_ours, training_call  # noqa: E402
 
 from utils.cli import run_cli  # noqa: E402
 
@@ -41,23 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     models = {"ours": load_ours(), "official": load_official(args.official_dir)}
-    times = {}
-    for name, model in models.items():
-        if args.inference:
-            x = make_input(1, args.inference, args.inference, torch.device("cpu"))
-
-            def run(model=model, x=x):
-                with torch.inference_mode():
-                    model(x)
-        else:
-            x = make_input(args.batch, 128, 128, torch.device("cpu"))
-            target, opt = torch.rand(args.batch, 3, 128, 128) * 0.5, torch.optim.Adam(model.parameters(), lr=5e-4)
-            model.train()
-
-            def run(model=model, x=x, target=target, opt=opt):
-                train_step(model, x, target, opt, None)
-
-        times[name] = operator_times(run)
+    if args.inference:
+        x = make_input(1, args.inference, args.inference, torch.device("cpu"))
+        calls = {name: forward_call(model, x) for name, model in models.items()}
+    else:
+        x, target = make_input(args.batch, 128, 128, torch.device("cpu")), torch.rand(args.batch, 3, 128, 128) * 0.5
+        calls = {name: training_call(model, x, target, train_step) for name, model in models.items()}
+    times = {name: operator_times(call) for name, call in calls.items()}
     case = f"forward {args.inference}x{args.inference}" if args.inference else f"train step batch {args.batch} 128x128"
     print(f"{case}, {torch.get_num_threads()} threads: self CPU seconds per operator (profiled, so slower than timed)")
     print("| operator | ours s | official s |")
