@@ -56,6 +56,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="tile size for bounded memory (default: one pass, 1024x1024 tiles above 3 megapixels)",
     )
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, ...")
+    p.add_argument(
+        "--no_clip_guard",
+        action="store_true",
+        help="keep the network's values where even the shortest exposure clipped (default: raise them to at "
+        "least what that exposure implies, blended over a few pixels)",
+    )
     args = p.parse_args(argv)
     if args.ev is not None and args.times is not None:
         p.error("give --ev or --times, not both")

@@ -51,13 +51,22 @@ def procedural_radiance(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     return np.exp2(log2).astype(np.float32)
 
 
+def resample_radiance(src: np.ndarray, nh: int, nw: int) -> np.ndarray:
+    """Resize radiance (h, w, 3) to (nh, nw, 3) without ringing: every output pixel is a weighted mean of
+    source pixels with non-negative weights (area averaging to shrink, bilinear to enlarge), so a light
+    source 10^5 times its surround leaves no negative lobe (a cubic kernel's) that would become black."""
+    shrink = nh * nw < src.shape[0] * src.shape[1]
+    return cv2.resize(src, (nw, nh), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
 def crop_source(src: np.ndarray, h: int, w: int, panorama: bool, rng: np.random.Generator) -> np.ndarray:
-    """A random (h, w) crop of a source, rescaled at random; panoramas are cut near the horizon."""
+    """A random (h, w) crop of a source (finite, non-negative radiance), rescaled at random; panoramas
+    are cut near the horizon."""
     sh, sw = src.shape[:2]
     usable_h = 0.6 * sh if panorama else sh
     scale = max(h / usable_h, w / sw, rng.uniform(0.5, 1.0))
     nh, nw = int(np.ceil(sh * scale)), int(np.ceil(sw * scale))
-    src = cv2.resize(src, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    src = resample_radiance(src, nh, nw)
     lo, hi = (int(0.2 * nh), int(0.8 * nh) - h) if panorama else (0, nh - h)
     y = int(rng.integers(lo, max(lo, hi) + 1))
     x = int(rng.integers(0, nw - w + 1))

@@ -17,7 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from .modules import CFM, DCM, MLP, SAM, SFEM, SFM, conv3x3, conv_hwc
+from utils.threads import threads_on_free_cores
+
+from .modules import CFM, DCM, MLP, SAM, SFEM, SFM, conv3x3, conv_hwc, in_windows_inference
 from .windows import WINDOW
 
 COMPONENTS = {
@@ -151,12 +153,20 @@ class AFUNet(nn.Module):
         self.apply(_init_weights)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 18, H, W) -> (B, 3, H, W) linear HDR."""
+        """(B, 18, H, W) -> (B, 3, H, W) linear HDR. CPU inference runs on the cores other processes leave
+        free (utils/threads.py)."""
         if x.ndim != 4 or x.shape[1] != IN_CHANNELS:
             raise ValueError(
                 f"AFUNet expects a (B, {IN_CHANNELS}, H, W) input (per exposure [ldr**2.2/t, ldr]), "
                 f"got shape {tuple(x.shape)}"
             )
+        if in_windows_inference(self, x):
+            with threads_on_free_cores():
+                return self.reconstruct(x)
+        return self.reconstruct(x)
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Eqs. 9-16 on a (B, 18, H, W) input -> (B, 3, H, W)."""
         h0, w0 = x.shape[-2:]
         x = pad_to_multiple(x, WINDOW)
         f_y1, f_y2, f_y3 = (sfem(y_i) for sfem, y_i in zip(self.sfem, x.split(IN_CHANNELS // 3, dim=1)))  # Eq. 9

@@ -4,6 +4,8 @@ efficiency = achieved model FLOP/s / FLOP/s of a dense float32 matmul measured i
     python scripts/benchmark.py                 # CPU: inference 128x128 and 256x256, training step
     python scripts/benchmark.py --full --json bench.json
     python scripts/benchmark.py --tile 512 --tile_frame 2000x3000   # bounded-memory tiled inference
+    python scripts/benchmark.py --threads 2 --compare_official ../shared/reference/official-model \
+        --contend none busy self --compare_batches     # beside the official code, idle and on a busy machine
 """
 
 import argparse
@@ -21,6 +23,7 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fresh_process import in_fresh_process  # noqa: E402
+from official_compare import add_arguments  # noqa: E402
 
 from models import AFUNet, count_parameters  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
@@ -191,7 +194,7 @@ def compare_official(args: argparse.Namespace) -> int:
     mm_before = matmul_flops_per_s(torch.device("cpu"))
     sizes = [(256, 256)] + ([FULL_FRAME] if args.full else [])
     rows = compare(args.compare_official, make_input, train_step, count_flops, sizes, args.compare_batches,
-                   args.runs, args.warmup)  # fmt: skip
+                   args.runs, args.warmup, tuple(args.contend))  # fmt: skip
     report(args, rows, (mm_before + matmul_flops_per_s(torch.device("cpu"))) / 2)
     return 0
 
@@ -218,15 +221,7 @@ def main(argv: list[str] | None = None) -> int:
                         "in fresh processes with transparent huge pages (THP_MEM_ALLOC_ENABLE=1, as test.py "
                         "runs)")  # fmt: skip
     p.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
-    p.add_argument(
-        "--compare_official",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="only: time the official model from DIR beside ours (same weights and input, alternating; "
-        "with --full also the full frame)",
-    )
-    p.add_argument("--compare_batches", type=int, nargs="*", default=[2, 4], help="training batches to compare")
+    add_arguments(p)
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -1,7 +1,8 @@
 """Make the bundled hand-held bracket (samples/brackets/) and its README figure (readme-img/brackets.png).
 
     python scripts/make_brackets.py              # the three JPEGs with EXIF, and the ground truth
-    python scripts/make_brackets.py --figure     # also: inputs, unaligned merge, merge.py, ground truth
+    python scripts/make_brackets.py --figure     # also: inputs, unaligned merge, merge.py without and
+                                                 # with its clip guard, ground truth, a close-up
 
 A scene from the held-out radiance map samples/radiance/chinese_garden.hdr (CC0) with moving objects
 (datasets.synthesize), camera shake as a small homography on the short and long frames, a camera with
@@ -70,8 +71,29 @@ def make_brackets() -> None:
     write_hdr(BRACKETS / "ground_truth.hdr", label)  # the reference's geometry, the shortest exposure at 1
 
 
+def clipped_region(folder: Path) -> np.ndarray:
+    """Where merge.py's aligned shortest exposure clips, per channel (H, W, 3), as merge.py finds it."""
+    from utils.engine import merge as engine
+    from utils.engine.clip_guard import clip_floor
+
+    frames = engine.choose_three(engine.exposures(engine.collect([folder]), None, None))
+    engine.load_frames(frames)
+    engine.align_frames(frames, "auto")
+    return clip_floor(frames[0].ldr, 1.0)[1] == 1
+
+
+def close_up(images: list[np.ndarray], region: np.ndarray) -> np.ndarray:
+    """128x64 crops around the clipped region, shown linearly (no tone curve) and enlarged 2x, side by side."""
+    ys, xs = np.nonzero(region.any(axis=2)) if region.any() else ([SIZE[0] // 2], [SIZE[1] // 2])
+    y = int(np.clip(np.mean(ys) - 64, 0, SIZE[0] - 128))
+    x = int(np.clip(np.mean(xs) - 32, 0, SIZE[1] - 64))
+    crops = [np.clip(img[y : y + 128, x : x + 64], 0, 1) ** (1 / 2.2) for img in images]
+    return np.repeat(np.repeat(np.hstack(crops), 2, axis=0), 2, axis=1)[: SIZE[0], : SIZE[1]]
+
+
 def make_figure(out: Path) -> None:
-    """Inputs (short, reference, long), a triangle merge without alignment, merge.py's result, the truth."""
+    """Inputs (short, reference, long), a triangle merge without alignment, merge.py without and with its
+    clip guard, the truth, and a linear close-up of where every photo clipped."""
     import torch
 
     from merge import main as merge_main
@@ -82,25 +104,34 @@ def make_figure(out: Path) -> None:
     x = torch.from_numpy(make_input(ldrs.astype(np.float32), np.array([t for _, (_, t) in shots])))[None]
     naive = TriangleMerge()(x)[0].numpy().transpose(1, 2, 0)
     with tempfile.TemporaryDirectory() as tmp:
-        merge_main([str(BRACKETS), "--out", str(Path(tmp) / "m.exr")])
-        ours = read_hdr(Path(tmp) / "m.exr")
+        merge_main([str(BRACKETS), "--out", str(Path(tmp) / "m.exr"), "--float32"])
+        merge_main([str(BRACKETS), "--out", str(Path(tmp) / "raw.exr"), "--float32", "--no_clip_guard"])
+        ours, raw = read_hdr(Path(tmp) / "m.exr"), read_hdr(Path(tmp) / "raw.exr")
     truth = read_hdr(BRACKETS / "ground_truth.hdr")
     reference_only = ReferenceOnly()(x)[0].numpy().transpose(1, 2, 0)
     for name, img in (
         ("merge.py (AFUNet)", ours),
+        ("merge.py --no_clip_guard", raw),
         ("unaligned triangle merge", naive),
         ("reference only", reference_only),
     ):
         chw = [np.asarray(a, np.float32).transpose(2, 0, 1) for a in (img, truth)]
         print(f"{name}: PSNR-mu {psnr_mu(*chw):.2f} dB, PSNR-l {psnr_l(*chw):.2f} dB against the ground truth")
-    tiles = [*ldrs, mu_law_8bit(naive), mu_law_8bit(ours), mu_law_8bit(truth)]
-    titles = ["short (-2 EV)", "reference", "long (+2 EV)", "unaligned merge", "merge.py (AFUNet)", "ground truth"]
+    region = clipped_region(BRACKETS)
+    for name, img in (("merge.py --no_clip_guard", raw), ("merge.py (AFUNet)", ours)):
+        v = img[region]
+        print(f"{name}: where the shortest exposure clips ({region.any(axis=2).sum()} px), mean {v.mean():.3f} "
+              f"and 10th percentile {np.percentile(v, 10):.3f} of the clipping level")  # fmt: skip
+    tiles = [*ldrs, mu_law_8bit(naive), mu_law_8bit(raw), mu_law_8bit(ours), mu_law_8bit(truth),
+             close_up([raw, ours, truth], region)]  # fmt: skip
+    titles = ["short (-2 EV)", "reference", "long (+2 EV)", "unaligned merge", "--no_clip_guard",
+              "merge.py (AFUNet)", "ground truth", "linear: before|after|truth"]  # fmt: skip
     panels = []
     for img, title in zip(tiles, titles):
         panel = np.ascontiguousarray((np.clip(img, 0, 1) * 255).astype(np.uint8)[:, :, ::-1])
         cv2.putText(panel, title, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2, cv2.LINE_AA)
         panels.append(panel)
-    grid = np.vstack([np.hstack(panels[:3]), np.hstack(panels[3:])])
+    grid = np.vstack([np.hstack(panels[:4]), np.hstack(panels[4:])])
     out.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(out), grid)
     print(f"wrote {out}")

@@ -6,7 +6,9 @@ The official model code is imported at run time from DIR (its own folder, e.g.
 checkpoint shipped in tests/fixtures.
 """
 
+import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -14,15 +16,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from contend import CONDITIONS, competing
 
 from models import AFUNet, load_pretrained
 from models.afunet import pad_to_multiple
 from utils.checkpoint import read_checkpoint
 from utils.engine.inference import TEST_PAD
 from utils.errors import UserError
+from utils.threads import FIXED_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINT = ROOT / "tests" / "fixtures" / "afunet-official" / "official_random_init.pth"
+CONTEND_LABELS = {"busy": "one core busy", "self": "beside a 2nd copy of ours"}
 OFFICIAL_CONFIG = dict(img_size=(40, 40), in_chans=18, window_size=8, img_range=1.0, drop_path_rate=0.1,
                        depths=[5, 5, 5, 5], embed_dim=72, num_heads=[4, 4, 4, 4], mlp_ratio=2)  # fmt: skip
 
@@ -81,26 +86,17 @@ def training_call(model: torch.nn.Module, x: torch.Tensor, target: torch.Tensor,
 
 
 def compare(folder: Path, make_input, train_step, count_flops, sizes: list[tuple[int, int]], batches: list[int],
-            runs: int, warmup: int) -> list[dict]:  # fmt: skip
+            runs: int, warmup: int, contend: tuple[str, ...] = ("none",)) -> list[dict]:  # fmt: skip
     """Rows: inference at each H x W of ``sizes`` (reflect-padded to a multiple of 128 first, as the test
-    protocol does; one run, no warm-up, for frames over a megapixel) and a training step at 128 x 128 per
-    batch, ours and official."""
+    protocol does; one run, no warm-up, for frames over a megapixel) under each condition of ``contend``
+    (scripts/contend.py), and a training step at 128 x 128 per batch, ours and official."""
     ours, official = load_ours(), load_official(folder)
     rows = []
 
-    for h, w in sizes:
-        x = pad_to_multiple(make_input(1, h, w, torch.device("cpu")), TEST_PAD)
-        with torch.inference_mode():
-            err = (ours(x) - official(x)).abs().max().item()
-        flops = count_flops(forward_call(ours, x))
-        big = h * w > 2**20
-        t = alternate(
-            {"ours": forward_call(ours, x), "official": forward_call(official, x)},
-            1 if big else runs,
-            0 if big else warmup,
-        )
-        rows.append({"case": f"inference {h}x{w}", "ours_s": t["ours"], "official_s": t["official"],
-                     "speedup": t["official"] / t["ours"], "gflop": flops / 1e9, "max_abs_err": err})  # fmt: skip
+    for condition in contend:
+        with competing(condition, torch.get_num_threads()):
+            rows += [inference_row(ours, official, make_input, count_flops, size, runs, warmup, condition)
+                     for size in sizes]  # fmt: skip
     for batch in batches:
         xb, target = make_input(batch, 128, 128, torch.device("cpu")), torch.rand(batch, 3, 128, 128) * 0.5
         steps = {}
@@ -113,11 +109,41 @@ def compare(folder: Path, make_input, train_step, count_flops, sizes: list[tuple
     return rows
 
 
+def inference_row(ours, official, make_input, count_flops, size: tuple[int, int], runs: int, warmup: int,
+                  condition: str) -> dict:  # fmt: skip
+    """Ours and the official forward at ``size`` in turn (one run for frames over a megapixel)."""
+    h, w = size
+    x = pad_to_multiple(make_input(1, h, w, torch.device("cpu")), TEST_PAD)
+    with torch.inference_mode():
+        err = (ours(x) - official(x)).abs().max().item()
+    flops = count_flops(forward_call(ours, x))
+    big = h * w > 2**20
+    t = alternate({"ours": forward_call(ours, x), "official": forward_call(official, x)},
+                  1 if big else runs, 0 if big else warmup)  # fmt: skip
+    case = f"inference {h}x{w}" + ("" if condition == "none" else f", {CONTEND_LABELS[condition]}")
+    return {"case": case, "ours_s": t["ours"], "official_s": t["official"], "speedup": t["official"] / t["ours"],
+            "gflop": flops / 1e9, "max_abs_err": err}  # fmt: skip
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """scripts/benchmark.py's options for the side-by-side comparison."""
+    p.add_argument("--compare_official", type=Path, default=None, metavar="DIR",
+                   help="only: time the official model from DIR beside ours (same weights and input, "
+                        "alternating; with --full also the full frame)")  # fmt: skip
+    p.add_argument("--compare_batches", type=int, nargs="*", default=[2, 4], help="training batches to compare")
+    p.add_argument("--contend", nargs="+", choices=CONDITIONS, default=["none"],
+                   help="with --compare_official: inference rows on an idle machine (none), beside a process "
+                        "spinning on one core (busy), beside a second copy of our inference (self); the "
+                        "benchmark starts and stops the competitor (default: none)")  # fmt: skip
+
+
 def report(args, rows: list[dict], matmul_flops: float) -> None:
     """Print the rows as a Markdown table (and with --json write them)."""
+    policy = "a fixed thread count" if os.environ.get(FIXED_ENV) == "fixed" else "the free cores"
     print(
-        f"ours vs official ({args.compare_official}), CPU, {torch.get_num_threads()} threads, torch "
-        f"{torch.__version__}, dense matmul {matmul_flops / 1e9:.1f} GFLOP/s; median of {args.runs} alternating runs"
+        f"ours vs official ({args.compare_official}), CPU, {torch.get_num_threads()} threads (ours on {policy}), "
+        f"torch {torch.__version__}, dense matmul {matmul_flops / 1e9:.1f} GFLOP/s; "
+        f"median of {args.runs} alternating runs"
     )
     print("| case | ours s | official s | speedup | ours eff. | official eff. | max abs err |")
     print("|---|---|---|---|---|---|---|")

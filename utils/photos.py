@@ -4,7 +4,10 @@ LDR domain (8-bit JPEG/PNG and 16-bit TIFF as the training data; camera RAW thro
 Every failure is an ImageIOError naming the file and the problem in one line.
 """
 
+import math
 from dataclasses import dataclass
+from fractions import Fraction
+from numbers import Rational
 from pathlib import Path
 
 import exifread
@@ -56,16 +59,48 @@ class PhotoInfo:
         return self.exposure_time * self.iso / self.f_number**2
 
 
-def _number(tags: dict, name: str) -> float | None:
+def exif_number(values: object, several: bool = False) -> float | None:
+    """One positive, finite number from an exifread tag's values, or None.
+
+    exifread gives RATIONAL/SRATIONAL as a list of ``Ratio``, SHORT/LONG/BYTE as a list of ints,
+    FLOAT/DOUBLE as a list of 1-tuples of a float and ASCII as a ``str`` (read here as ``"1/100"``,
+    ``"0.01"`` or ``"8"``). Anything else, zero, negative, non-finite or more than one value is None;
+    with ``several`` (EXIF allows ISO as a list) several equal values count as one.
+    """
+    if isinstance(values, (str, bytes)):
+        try:
+            values = [Fraction(values.decode() if isinstance(values, bytes) else values.strip())]
+        except (ValueError, ZeroDivisionError, UnicodeDecodeError):
+            return None
+    if not isinstance(values, (list, tuple)) or not values:
+        return None
+    numbers = {_scalar(v) for v in values}
+    if len(numbers) != 1 or (len(values) > 1 and not several):
+        return None
+    value = numbers.pop()
+    return value if value is not None and math.isfinite(value) and value > 0 else None
+
+
+def _scalar(value: object) -> float | None:
+    """One exifread value as a float: a Ratio (den 0 -> None), an int, or a float in a 1-tuple."""
+    if isinstance(value, tuple) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, Rational):  # Ratio is a Fraction; exifread keeps a zero denominator unreduced
+        return None if value.denominator == 0 else float(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _tag(tags: dict, name: str) -> object:
     tag = tags.get(f"EXIF {name}") or tags.get(f"Image {name}")
-    if tag is None or not tag.values:
-        return None
-    value = tag.values[0]
-    try:
-        value = float(value.num) / float(value.den) if hasattr(value, "den") else float(value)
-    except (ValueError, ZeroDivisionError):
-        return None
-    return value if value > 0 else None
+    return None if tag is None else tag.values
+
+
+def _orientation(values: object) -> int:
+    """EXIF orientation 1-8; anything else (missing, malformed) is 1, the stored pixels as they are."""
+    value = exif_number(values)
+    return int(value) if value is not None and value in range(1, 9) else 1
 
 
 def read_info(path: str | Path) -> PhotoInfo:
@@ -81,9 +116,9 @@ def read_info(path: str | Path) -> PhotoInfo:
             tags = {}
     model = tags.get("Image Model")
     camera = " ".join(str(v).strip() for v in (tags.get("Image Make"), model) if v is not None) or None
-    orientation = tags.get("Image Orientation")
-    return PhotoInfo(path, _number(tags, "ExposureTime"), _number(tags, "FNumber"), _number(tags, "ISOSpeedRatings"),
-                     camera, int(orientation.values[0]) if orientation else 1)  # fmt: skip
+    return PhotoInfo(path, exif_number(_tag(tags, "ExposureTime")), exif_number(_tag(tags, "FNumber")),
+                     exif_number(_tag(tags, "ISOSpeedRatings"), several=True), camera,
+                     _orientation(_tag(tags, "Orientation")))  # fmt: skip
 
 
 def apply_orientation(img: np.ndarray, orientation: int) -> np.ndarray:

@@ -20,13 +20,14 @@ from utils.hdr_io import write_hdr, write_png
 from utils.photos import PHOTO_EXTENSIONS, PhotoInfo, read_info, read_photo
 from utils.tonemap import mu_law_8bit
 
+from .clip_guard import CLIPPED, guard_clipped
 from .inference import predict_full, predict_tiled
 
 ROOT = Path(__file__).resolve().parents[2]
 OFFICIAL, DEMO = ROOT / "pretrain_model" / "Kalantari.pth", ROOT / "pretrain_model" / "AFUNet_synthetic.pth"
 OUTPUT_EXTENSIONS = (".exr", ".hdr")
 AUTO_TILE_PIXELS, AUTO_TILE, MIN_TILE = 3_000_000, 1024, 128
-CLIPPED, BLACK = 0.99, 0.01
+BLACK = 0.01
 
 
 @dataclass
@@ -215,6 +216,11 @@ def run_merge(args: Any) -> int:
     start = time.perf_counter()
     hdr = predict(model.to(device).eval(), x, tile)[0].float().cpu().numpy().transpose(1, 2, 0)
     seconds = time.perf_counter() - start
+    if not args.no_clip_guard:
+        hdr, share = guard_clipped(hdr, frames[0].ldr)  # the shortest exposure is the unit (times[0] = 1)
+        if share:
+            print(f"clip guard: {100 * share:.2f}% of the pixels clipped even in {frames[0].info.path.name}; "
+                  f"kept at least the value it implies there (--no_clip_guard turns this off)")  # fmt: skip
     write_hdr(out, hdr, half=out.suffix.lower() == ".exr" and not args.float32)
     write_png(preview, mu_law_8bit(hdr))
     how = f"{tile}x{tile} tiles" if tile else "one pass"

@@ -8,7 +8,7 @@ import numpy as np
 
 from .matlab import box3_same, imresize, interp1, logspace
 from .optics import display_emission, ncsf
-from .parameters import Parameters
+from .parameters import MAP_BANDS, Parameters
 from .pathway import Bands, visual_pathway
 
 ENCODINGS = ("sRGB-display", "rgb-bt.709", "luminance", "luma-display", "XYZ")
@@ -16,10 +16,6 @@ CHANNELS = {"srgb-display": 3, "rgb-bt.709": 3, "luminance": 1, "luma-display": 
 XYZ_TO_RGB = np.array([[3.240708, -1.537259, -0.498570], [-0.969257, 1.875995, 0.041555],
                        [0.055636, -0.203996, 1.057069]])  # fmt: skip
 EPSILON = 1e-12
-# Which bands of D make the maps. The reference's reconSpyr accumulates the band-pass and high-pass bands
-# through in-place writes that only matlabPyrTools' compiled upConv performs; run with its .m fallbacks
-# (as the reference values were) those writes are lost and the maps come from the low-pass band alone.
-MAP_LEVELS = {"reference": ["residual_lowpass"], "all": "all"}
 
 
 def display_model_srgb(srgb: np.ndarray) -> np.ndarray:
@@ -82,7 +78,7 @@ def hdrvdp(test: np.ndarray, reference: np.ndarray, color_encoding: str, pixels_
     with np.errstate(divide="ignore", invalid="ignore"):
         diff_mask = np.any(np.abs(test - reference) / reference > 0.001, axis=2).astype(np.float64)
     q, d_bands = masked_differences(bands_t, bands_r, (adapt_t + adapt_r) / 2, diff_mask, par)
-    s_map = np.abs(d_bands.pyramid.recon_pyr(levels=MAP_LEVELS[par.map_bands]))
+    s_map = np.abs(d_bands.pyramid.recon_pyr(levels=MAP_BANDS[par.map_bands]))
     if par.do_spatial_pooling:
         s_map = s_map.sum() / (s_map.max() + EPSILON) * s_map
     p_map = 1 - np.exp(np.log(0.5) * s_map)

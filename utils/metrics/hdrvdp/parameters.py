@@ -6,6 +6,13 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 DALY_PEAK_CONTRAST_SENS = 0.006894596
+# Which bands of D the detection maps P_map/C_map (so P_det, C_max) are reconstructed from. matlabPyrTools'
+# reconSpyr.m/reconSpyrLevs.m pick the MEX call upConv(..., res), which adds each band into res in place,
+# with `strcmp(finfo.file((end-2):end), '.m')`: three characters against two, never true. With the MEX files
+# that HDR-VDP 2.2.1 ships (MATLAB on Linux, Windows, Intel macOS) every band is added ("all"); with the .m
+# fallback (Octave, or no MEX for the platform) the call's result is dropped and only the low-pass band
+# remains ("lowpass"). Q is pooled from the bands before this reconstruction and does not depend on it.
+MAP_BANDS = {"all": "all", "lowpass": ["residual_lowpass"]}  # the pyrtools levels each reconstructs
 
 
 @dataclass
@@ -20,7 +27,7 @@ class Parameters:
     do_spatial_pooling: bool = True
     surround_l: float | list[float] = 1e-5  # -1: the reference image's geometric mean per channel
     rgb_display: str = "ccfl-lcd"  # emission spectra of the display: ccfl-lcd, led-lcd or crt
-    map_bands: str = "reference"  # P_map/C_map from the low-pass band as the reference runs; "all": every band
+    map_bands: str = "all"  # P_map/C_map from every band (MATLAB with the MEX files); "lowpass": the .m fallback
     mask_p: float = 0.544068
     mask_self: float = 0.189065
     mask_xo: float = 0.449199
@@ -57,6 +64,8 @@ class Parameters:
         unknown = sorted(set(options) - known)
         if unknown:
             raise ValueError(f"unknown HDR-VDP option(s) {unknown}; known: {sorted(known | {'peak_sensitivity'})}")
+        if options.get("map_bands", "all") not in MAP_BANDS:
+            raise ValueError(f"map_bands must be one of {', '.join(MAP_BANDS)}, got {options['map_bands']!r}")
         return cls(pix_per_deg=float(pix_per_deg), **options)
 
 
