@@ -36,3 +36,15 @@ def test_no_zero_label_or_input_pixel_beside_a_light(tmp_path, seed):
     for frame, t in zip(frames, (1.0, 4.0, 16.0)):  # the short exposure's codes sit well above zero
         codes = camera(frame, t, 10**-4, 10**-3.5, rng)
         assert codes.min() > 0
+
+
+def test_non_finite_and_negative_source_pixels_stay_out_of_the_resampling(monkeypatch, tmp_path):
+    from datasets import sources
+
+    src = spiky_source()
+    src[10, 10], src[20, 30, 1], src[40, 50], src[60, 70, 2] = np.nan, np.inf, -np.inf, -3.0
+    monkeypatch.setattr(sources, "read_hdr", lambda path: src.copy())
+    loaded = sources.load_radiance(tmp_path / "bad.exr")
+    assert np.isfinite(loaded).all() and loaded.min() >= 0 and loaded.max() == 1e5
+    crop = crop_source(loaded, 330, 440, panorama=False, rng=np.random.default_rng(0))
+    assert np.isfinite(crop).all() and crop.min() >= 0
