@@ -74,12 +74,12 @@ def make_brackets() -> None:
 def clipped_region(folder: Path) -> np.ndarray:
     """Where merge.py's aligned shortest exposure clips, per channel (H, W, 3), as merge.py finds it."""
     from utils.engine import merge as engine
-    from utils.engine.clip_guard import clip_floor
+    from utils.engine.clip_guard import CLIPPED
 
     frames = engine.choose_three(engine.exposures(engine.collect([folder]), None, None))
     engine.load_frames(frames)
     engine.align_frames(frames, "auto")
-    return clip_floor(frames[0].ldr, 1.0)[1] == 1
+    return frames[0].ldr >= CLIPPED
 
 
 def close_up(images: list[np.ndarray], region: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ from PIL import Image
 
 import merge as merge_script
 from utils.cli import run_cli
-from utils.engine.clip_guard import FEATHER, clip_floor, guard_clipped
+from utils.engine.clip_guard import FEATHER, clip_floor, clipped_fraction, guard_clipped
 from utils.hdr_io import read_hdr
 
 DEMO = ROOT / "pretrain_model" / "AFUNet_synthetic.pth"
@@ -50,8 +50,8 @@ def test_guard_raises_only_towards_the_floor_and_never_lowers():
     short = rng.uniform(0.5, 1.0, (24, 32, 3)).astype(np.float32)
     short[8:16, 10:20] = 0.999  # a clipped block
     hdr = rng.uniform(0.0, 1.0, short.shape).astype(np.float32)
-    guarded, share = guard_clipped(hdr, short)
-    assert np.all(guarded >= hdr) and share > 0
+    guarded = guard_clipped(hdr, short)
+    assert np.all(guarded >= hdr) and clipped_fraction(short) > 0
     floor = short**2.2
     assert np.all(guarded[8:16, 10:20] >= np.minimum(floor[8:16, 10:20], 1) - 1e-6)
     assert np.all(guarded <= np.maximum(hdr, floor) + 1e-6)

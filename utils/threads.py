@@ -3,7 +3,7 @@ cores free.
 
 The CPU inference path is thousands of small parallel regions per forward; each waits for all its threads,
 so one thread that another process keeps off its core stalls every region (a second copy of the inference
-made ours 11x slower than idle, the official code 3x). Before a forward, ``FreeCores`` measures how busy the
+made ours 10x slower than idle, the official code under 3x). Before a forward, ``FreeCores`` measures how busy the
 cores this process may use were since its last look (Linux ``/proc/stat``), less this process's own CPU
 time, and the forward runs on the cores that others left at least ``FREE_SHARE`` free, never more threads
 than torch was given. Elsewhere (no ``/proc/stat``), or with ``AFUNET_CPU_THREADS=fixed``, the count stays

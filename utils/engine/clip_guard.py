@@ -29,9 +29,13 @@ def clip_floor(short_ldr: np.ndarray, short_time: float) -> tuple[np.ndarray, np
     return floor, weight
 
 
-def guard_clipped(hdr: np.ndarray, short_ldr: np.ndarray, short_time: float = 1.0) -> tuple[np.ndarray, float]:
+def clipped_fraction(ldr: np.ndarray) -> float:
+    """Share of the pixels of an (H, W, 3) LDR image with a clipped channel."""
+    return float((ldr.max(axis=2) >= CLIPPED).mean())
+
+
+def guard_clipped(hdr: np.ndarray, short_ldr: np.ndarray, short_time: float = 1.0) -> np.ndarray:
     """hdr (H, W, 3) raised towards the shortest exposure's floor where that exposure clipped:
-    hdr + weight * max(floor - hdr, 0). -> (guarded hdr, share of pixels with a clipped channel)."""
+    hdr + weight * max(floor - hdr, 0)."""
     floor, weight = clip_floor(short_ldr, short_time)
-    guarded = hdr + weight * np.maximum(floor - hdr, 0)
-    return guarded.astype(hdr.dtype), float((weight == 1).any(axis=2).mean())
+    return (hdr + weight * np.maximum(floor - hdr, 0)).astype(hdr.dtype)

@@ -20,7 +20,7 @@ from utils.hdr_io import write_hdr, write_png
 from utils.photos import PHOTO_EXTENSIONS, PhotoInfo, read_info, read_photo
 from utils.tonemap import mu_law_8bit
 
-from .clip_guard import CLIPPED, guard_clipped
+from .clip_guard import clipped_fraction, guard_clipped
 from .inference import predict_full, predict_tiled
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,11 +38,6 @@ class Frame:
     exposure: float
     ev: float = 0.0
     ldr: np.ndarray | None = None
-
-
-def clipped_fraction(ldr: np.ndarray) -> float:
-    """Share of the pixels with a clipped channel."""
-    return float((ldr.max(axis=2) >= CLIPPED).mean())
 
 
 def warn(message: str) -> None:
@@ -217,7 +212,8 @@ def run_merge(args: Any) -> int:
     hdr = predict(model.to(device).eval(), x, tile)[0].float().cpu().numpy().transpose(1, 2, 0)
     seconds = time.perf_counter() - start
     if not args.no_clip_guard:
-        hdr, share = guard_clipped(hdr, frames[0].ldr)  # the shortest exposure is the unit (times[0] = 1)
+        hdr = guard_clipped(hdr, frames[0].ldr)  # the shortest exposure is the unit (times[0] = 1)
+        share = clipped_fraction(frames[0].ldr)
         if share:
             print(f"clip guard: {100 * share:.2f}% of the pixels clipped even in {frames[0].info.path.name}; "
                   f"kept at least the value it implies there (--no_clip_guard turns this off)")  # fmt: skip
