@@ -1,9 +1,12 @@
-"""Train AFUNet: the paper's recipe by default, the official code's with --recipe official.
+"""Train AFUNet (default) or STHDR (--model sthdr) with its paper's recipe, or another recipe.
 
-paper:    batch 6, 128x128 crops, rotations + flips, L1 + 0.005 VGG-19 perceptual loss (mu-law domain)
-official: batch 4, 128x128 crops, flips only,        L1 + 0.005 FFT loss
-Both: Adam 5e-4, cosine decay to 5e-6 stepped per epoch, 400 epochs of scenes x 100 crops, seed 443.
-Every field of a recipe can be overridden. Ctrl-C / SIGTERM saves latest.pth and exits; --resume auto
+AFUNet   paper:    batch 6, 128x128 crops, rotations + flips, L1 + 0.005 VGG-19 perceptual loss (mu-law)
+         official: batch 4, 128x128 crops, flips only,        L1 + 0.005 FFT loss
+         both: Adam 5e-4, cosine decay to 5e-6 stepped per epoch, 400 epochs of scenes x 100 crops
+STHDR    sthdr:          batch 16, 256x256 crops, rotations + flips, mu-law L1 at each of the 3 scales,
+                         Adam 1e-4, cosine to 1e-6, 800 epochs of scenes x 100 crops
+         sthdr_finetune: batch 8, 384x384 crops, 20 epochs (start it with --init_weights)
+Seed 443. Every field of a recipe can be overridden. Ctrl-C / SIGTERM saves latest.pth and exits; --resume auto
 continues exactly where a run stopped. On several GPUs or machines, start it with torchrun:
     torchrun --nproc_per_node 4 train.py ...   (--batch_size stays the global batch)
 """
@@ -13,9 +16,9 @@ import sys
 
 from datasets.layouts import add_dataset_arguments
 from datasets.training import AUGMENTATIONS
-from models import COMPONENTS, PARADIGMS
+from models import COMPONENTS, NETWORKS, PARADIGMS, VARIANTS
 from utils.cli import run_cli
-from utils.engine.schedule import RECIPES
+from utils.engine.schedule import DEFAULT_RECIPE, RECIPES
 from utils.losses import LOSSES
 
 
@@ -23,16 +26,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_dataset_arguments(p)
     r = p.add_argument_group("recipe")
-    r.add_argument("--recipe", choices=sorted(RECIPES), default="paper", help="defaults below (default: paper)")
-    r.add_argument("--batch_size", type=int, default=None, help="paper 6, official 4")
+    r.add_argument("--recipe", choices=sorted(RECIPES), default=None,
+                   help="defaults below (default: paper for AFUNet, sthdr for STHDR)")  # fmt: skip
+    r.add_argument("--batch_size", type=int, default=None, help="paper 6, official 4, sthdr 16, sthdr_finetune 8")
     r.add_argument("--augmentation", choices=AUGMENTATIONS, default=None, help="paper: rot90+flip; official: flips")
-    r.add_argument("--loss", choices=LOSSES, default=None, help="vgg (paper), fft (official) or l1")
+    r.add_argument("--loss", choices=LOSSES, default=None,
+                   help="vgg (paper), fft (official), l1, multiscale (STHDR: mu-law L1 of every output)")  # fmt: skip
     r.add_argument("--vgg_weights", default=None, help="torchvision vgg19-dcbb9e9d.pth (default: download)")
-    r.add_argument("--epochs", type=int, default=400)
-    r.add_argument("--repeat", type=int, default=100, help="crops per scene per epoch (default: %(default)s)")
-    r.add_argument("--patch_size", type=int, default=128)
-    r.add_argument("--lr", type=float, default=5e-4)
-    r.add_argument("--lr_min", type=float, default=5e-6)
+    r.add_argument("--epochs", type=int, default=None, help="AFUNet 400, sthdr 800, sthdr_finetune 20")
+    r.add_argument("--repeat", type=int, default=None, help="crops per scene per epoch (every recipe: 100)")
+    r.add_argument("--patch_size", type=int, default=None, help="AFUNet 128, sthdr 256, sthdr_finetune 384")
+    r.add_argument("--lr", type=float, default=None, help="AFUNet 5e-4, STHDR 1e-4")
+    r.add_argument("--lr_min", type=float, default=None, help="AFUNet 5e-6, STHDR 1e-6")
     r.add_argument("--seed", type=int, default=443)
     r.add_argument("--num_workers", type=int, default=4)
     r.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, ...")
@@ -41,16 +46,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     r.add_argument("--amp", choices=["bf16"], default=None,
                    help="forward pass under bfloat16 autocast (weights, optimiser and loss stay float32): "
                         "faster on GPUs and on CPUs with AMX/AVX512-BF16 (README, Performance)")  # fmt: skip
-    m = p.add_argument_group("model (paper Tables 4-6)")
-    m.add_argument("--stages", type=int, default=4, help="T, number of unfolding stages (default: 4)")
-    m.add_argument("--components", choices=sorted(COMPONENTS), default="full", help="M1-M4 ablations")
-    m.add_argument("--paradigm", choices=PARADIGMS, default="AF")
+    m = p.add_argument_group("model")
+    m.add_argument("--model", choices=sorted(NETWORKS), default=None,
+                   help="network (default: the recipe's; afunet without --recipe)")  # fmt: skip
+    m.add_argument("--variant", choices=list(VARIANTS), default="SCM_MS",
+                   help="STHDR: ablation of its Table 4 (default: %(default)s, the full model)")  # fmt: skip
+    m.add_argument("--stages", type=int, default=4, help="AFUNet: T, number of unfolding stages (default: 4)")
+    m.add_argument("--components", choices=sorted(COMPONENTS), default="full", help="AFUNet: M1-M4 ablations")
+    m.add_argument("--paradigm", choices=PARADIGMS, default="AF", help="AFUNet: AF or FA (paper Table 6)")
     m.add_argument("--drop_path_rate", type=float, default=0.1,
-                   help="stochastic depth as in the official configuration (default: %(default)s; 0: off)")  # fmt: skip
+                   help="AFUNet: stochastic depth, official value (default: %(default)s; 0: off)")  # fmt: skip
     m.add_argument("--init_weights", default=None,
                    help="start from these weights (official or ours; fine-tuning) with a fresh optimiser")  # fmt: skip
     c = p.add_argument_group("run folder, validation and checkpoints")
-    c.add_argument("--logdir", default="runs/afunet", help="run folder (default: %(default)s)")
+    c.add_argument("--logdir", default=None, help="run folder (default: runs/<model>)")
     c.add_argument("--resume", default=None, help="'auto' (latest.pth in --logdir, if any) or a checkpoint path")
     c.add_argument("--val_scenes", type=int, default=0, help="hold out the last K training scenes for validation")
     c.add_argument("--val_path", default=None, help="or a folder of validation scenes")
@@ -68,9 +77,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="torchrun: minutes a rank waits for the others (default: %(default)s)")  # fmt: skip
     c.add_argument("--vgg_random_init_for_tests", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.recipe is None:
+        args.recipe = DEFAULT_RECIPE[args.model or "afunet"]
     for key, value in RECIPES[args.recipe].items():
         if getattr(args, key) is None:
             setattr(args, key, value)
+    args.logdir = args.logdir or f"runs/{args.model}"
     return args
 
 

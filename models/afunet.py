@@ -13,12 +13,12 @@ The ablations of paper Tables 4-6 are constructor arguments:
 """
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from utils.threads import threads_on_free_cores
 
+from .common import pad_to_multiple
 from .modules import CFM, DCM, MLP, SAM, SFEM, SFM, conv3x3, conv_hwc, in_windows_inference
 from .windows import WINDOW
 
@@ -104,6 +104,8 @@ class AFUNet(nn.Module):
     activations (same gradients, less training memory, more time).
     """
 
+    NAME = "afunet"
+    MULTI_OUTPUT = False  # one image in training and in eval
     grad_checkpoint: bool = False
 
     def __init__(
@@ -181,31 +183,9 @@ class AFUNet(nn.Module):
         return x_hat.permute(0, 3, 1, 2)[:, :, :h0, :w0]
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
-    """Reflect-pad (B, C, H, W) at the bottom and right so that H and W are multiples of ``multiple``.
-
-    A pad smaller than the image is one reflect pad, as in the official code; a larger one (tiny
-    inputs) is done as repeated reflections.
-    """
-    h, w = x.shape[-2:]
-    pad_h, pad_w = (-h) % multiple, (-w) % multiple
-    while pad_h or pad_w:
-        step_h, step_w = min(pad_h, x.shape[-2] - 1), min(pad_w, x.shape[-1] - 1)
-        if (pad_h and step_h < 1) or (pad_w and step_w < 1):
-            raise ValueError(f"input {h}x{w} is too small to reflect-pad")
-        x = F.pad(x, (0, step_w, 0, step_h), mode="reflect")
-        pad_h, pad_w = pad_h - step_h, pad_w - step_w
-    return x
-
-
 def _init_weights(m: nn.Module) -> None:
     """Official initialisation: truncated normal (std 0.02) weights, zero biases."""
     if isinstance(m, (nn.Linear, nn.Conv2d)):
         nn.init.trunc_normal_(m.weight, std=0.02)
         if m.bias is not None:
             nn.init.zeros_(m.bias)
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of parameters (elements) of a model."""
-    return sum(p.numel() for p in model.parameters())

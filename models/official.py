@@ -1,4 +1,4 @@
-"""The one map from official AFUNet checkpoint keys to ours, and the single loading entry point.
+"""The one map from official AFUNet checkpoint keys to ours, and the strict weight loading.
 
 Official checkpoints (``{'state_dict': {'module.<key>': ...}}``, saved from nn.DataParallel) and this
 project's checkpoints (``{'model': ..., 'config': ...}``) both load through :func:`load_pretrained`.
@@ -14,8 +14,6 @@ from torch import nn
 
 from utils.checkpoint import read_checkpoint
 from utils.errors import CheckpointError
-
-from .afunet import AFUNet
 
 # official key (after 'module.') -> ours; stage index s is the paper's t - 1
 OFFICIAL_TO_OURS: list[tuple[str, str | Callable[[re.Match], str]]] = [
@@ -107,16 +105,3 @@ def load_pretrained(model: nn.Module, path: str | Path) -> dict[str, Any]:
 
 def _head(items: list[str], n: int = 5) -> str:
     return "[" + ", ".join(items[:n]) + (", ..." if len(items) > n else "") + "]"
-
-
-def load_model(path: str | Path, **overrides: Any) -> tuple[nn.Module, dict[str, Any]]:
-    """Build the network a checkpoint was trained with (its stored config, else the official one),
-    load its weights strictly, and return (model, checkpoint)."""
-    ckpt = read_checkpoint(path)
-    config = {**(ckpt.get("config") or {}), **overrides}
-    try:
-        model = AFUNet(**config)
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}: cannot build the model from its config {config} ({e})") from None
-    load_pretrained(model, path)
-    return model, ckpt

@@ -1,7 +1,9 @@
-"""Speed, FLOPs and memory of AFUNet: inference and one training step, with a machine-independent
-efficiency = achieved model FLOP/s / FLOP/s of a dense float32 matmul measured in the same process.
+"""Speed, FLOPs and memory of a network (AFUNet by default, --model sthdr): inference and one training
+step, with a machine-independent efficiency = achieved model FLOP/s / FLOP/s of a dense float32 matmul
+measured in the same process.
 
     python scripts/benchmark.py                 # CPU: inference 128x128 and 256x256, training step
+    python scripts/benchmark.py --model sthdr --full
     python scripts/benchmark.py --full --json bench.json
     python scripts/benchmark.py --tile 512 --tile_frame 2000x3000   # bounded-memory tiled inference
     python scripts/benchmark.py --threads 2 --compare_official ../shared/reference/official-model \
@@ -25,11 +27,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fresh_process import in_fresh_process  # noqa: E402
 from official_compare import add_arguments  # noqa: E402
 
-from models import AFUNet, count_parameters  # noqa: E402
+from models import NETWORKS, build_model, count_parameters  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
 from utils.device import autocast, resolve_device, sync_device  # noqa: E402
 from utils.engine.inference import TILE_OVERLAP, predict_tiled, tile_starts  # noqa: E402
-from utils.losses import HDRLoss  # noqa: E402
+from utils.engine.reports import NAMES  # noqa: E402
+from utils.errors import UserError  # noqa: E402
+from utils.losses import HDRLoss, MultiScaleL1  # noqa: E402
 
 
 def timed(fn, device: torch.device, warmup: int, runs: int) -> float:
@@ -103,13 +107,14 @@ def n_tiles(size: tuple, tile: int, overlap: int = TILE_OVERLAP) -> int:
 
 FULL_FRAME = (1000, 1500)  # a Kalantari test frame
 LOSS = HDRLoss("fft")  # the official recipe's loss, as in performance-baseline.md
+MULTI_SCALE_LOSS = MultiScaleL1()  # for a network that trains on a list of outputs (STHDR)
 
 
 def train_step(model, x: torch.Tensor, target: torch.Tensor, opt: torch.optim.Optimizer, amp: str | None) -> None:
     """Forward (under ``amp`` autocast) + loss + backward + optimiser step."""
     with autocast(x.device, amp):
         pred = model(x)
-    loss, _ = LOSS(pred.float(), target)
+    loss, _ = (LOSS if isinstance(pred, torch.Tensor) else MULTI_SCALE_LOSS)(pred, target)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -152,17 +157,18 @@ def run_once(model, case: str, size: tuple, batch: int = 1, tile: int | None = N
     model.grad_checkpoint = False
 
 
-def _with_new_model(fn, **kwargs):
-    """``fn(AFUNet().eval(), **kwargs)``: a benchmark case on a model built where it runs (a fresh process)."""
-    return fn(AFUNet().eval(), **kwargs)
+def _with_new_model(fn, network: str = "afunet", **kwargs):
+    """``fn(build_model(network).eval(), **kwargs)``: a benchmark case on a model built where it runs (a
+    fresh process)."""
+    return fn(build_model(network).eval(), **kwargs)
 
 
-def peak_rss_mib(spec: dict, threads: int | None = None) -> float | None:
-    """Peak resident memory (MiB) of a fresh process doing ``run_once(AFUNet(), **spec)``, with the
-    environment ``spec["env"]`` if given."""
+def peak_rss_mib(spec: dict, threads: int | None = None, network: str = "afunet") -> float | None:
+    """Peak resident memory (MiB) of a fresh process doing ``run_once(build_model(network), **spec)``, with
+    the environment ``spec["env"]`` if given."""
     spec = dict(spec)
     env = spec.pop("env", None)
-    out = in_fresh_process(_with_new_model, dict(fn=run_once, **spec), threads, env)
+    out = in_fresh_process(_with_new_model, dict(fn=run_once, network=network, **spec), threads, env)
     return out and out[1]
 
 
@@ -181,7 +187,7 @@ def huge_page_cases(args, device: torch.device) -> list[tuple[dict, dict]]:
         runs.append((bench_inference, dict(size=FULL_FRAME, **{**steps, "warmup": 1, "runs": 1}), frame))
     cases = []
     for fn, kwargs, spec in runs:
-        out = in_fresh_process(_with_new_model, dict(fn=fn, **kwargs), args.threads, HUGE_PAGES)
+        out = in_fresh_process(_with_new_model, dict(fn=fn, network=args.model, **kwargs), args.threads, HUGE_PAGES)
         if out:
             cases.append((out[0], {**spec, "env": HUGE_PAGES}))
     return cases
@@ -201,6 +207,7 @@ def compare_official(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", choices=sorted(NETWORKS), default="afunet", help="network (default: %(default)s)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--full", action="store_true", help="also time a full 1000x1500 frame (minutes on a CPU)")
@@ -212,9 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tile_frame", default="1000x1500", help="frame for --tile, HxW (default: %(default)s)")
     p.add_argument("--amp", choices=["bf16", "fp16"], default=None,
                    help="also time 256x256 inference and the training step under autocast")  # fmt: skip
-    p.add_argument(
-        "--compile", action="store_true", help="also time torch.compile(model): 256x256 and the training step"
-    )
+    p.add_argument("--compile", action="store_true", help="also time torch.compile(model): 256x256 and training")
     p.add_argument("--grad_checkpoint", action="store_true", help="also time the checkpointed training step")
     p.add_argument("--huge_pages", action="store_true",
                    help="CPU: also time 256x256 inference, the training step and, with --full, the full frame "
@@ -227,8 +232,10 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     if args.compare_official:
+        if args.model != "afunet":
+            raise UserError(f"--compare_official times the official AFUNet code, not {args.model}")
         return compare_official(args)
-    model = AFUNet().to(device).eval()
+    model = build_model(args.model).to(device).eval()
     mm_before = matmul_flops_per_s(device)
     train = dict(case="train", size=(128, 128), batch=args.batch)
     cases = [  # (timed row, what its peak memory is measured on)
@@ -240,11 +247,9 @@ def main(argv: list[str] | None = None) -> int:
         row = bench_train_step(model, args.batch, 128, device, args.warmup, args.runs, grad_checkpoint=True)
         cases.append((row, {**train, "case": "train checkpointed"}))
     if args.amp:
-        row = bench_inference(model, (256, 256), device, args.warmup, args.runs, args.amp, f", {args.amp}")
-        cases.append((row, None))
-        row = bench_train_step(
-            model, args.batch, 128, device, args.warmup, args.runs, label=f", {args.amp}", amp=args.amp
-        )
+        steps, label = (args.warmup, args.runs), f", {args.amp}"
+        cases.append((bench_inference(model, (256, 256), device, *steps, args.amp, label), None))
+        row = bench_train_step(model, args.batch, 128, device, *steps, label=label, amp=args.amp)
         cases.append((row, {**train, "amp": args.amp}))
     if args.compile:
         compiled = torch.compile(model)
@@ -267,14 +272,15 @@ def main(argv: list[str] | None = None) -> int:
         if spec is None or args.no_memory:
             continue
         if device.type == "cpu":
-            row["peak_rss_mib"] = peak_rss_mib(spec, args.threads)
+            row["peak_rss_mib"] = peak_rss_mib(spec, args.threads, args.model)
         elif device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
             run_once(model, **spec, device=device)
             row["peak_cuda_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
-    info = {"device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__,
+    info = {"model": args.model, "device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__,
             "parameters": count_parameters(model), "matmul_gflop_per_s": mm / 1e9, "results": rows}  # fmt: skip
-    print(f"AFUNet {info['parameters']:,} parameters | {device}, {info['threads']} threads, torch {torch.__version__}")
+    head = f"{NAMES[args.model]} {info['parameters']:,} parameters"
+    print(f"{head} | {device}, {info['threads']} threads, torch {info['torch']}")
     print(f"dense 2048x2048 float32 matmul: {mm / 1e9:.1f} GFLOP/s")
     print(f"| {'case':<42} | {'seconds':>8} | {'GFLOP':>8} | {'GFLOP/s':>8} | {'efficiency':>10} | {'peak MiB':>8} "
           f"| {'max err':>8} |")  # fmt: skip

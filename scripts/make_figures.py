@@ -26,8 +26,8 @@ from datasets.layouts import LAYOUTS  # noqa: E402
 from datasets.samples import ensure_samples  # noqa: E402
 from datasets.scene import list_scenes  # noqa: E402
 from datasets.testing import TestDataset  # noqa: E402
+from models import load_model  # noqa: E402
 from models.baselines import TriangleMerge, exposure  # noqa: E402
-from models.official import load_model  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
 from utils.engine.inference import predict_full  # noqa: E402
 from utils.errors import UserError  # noqa: E402

@@ -19,7 +19,7 @@ import torch
 from contend import CONDITIONS, competing
 
 from models import AFUNet, load_pretrained
-from models.afunet import pad_to_multiple
+from models.common import pad_to_multiple
 from utils.checkpoint import read_checkpoint
 from utils.engine.inference import TEST_PAD
 from utils.errors import UserError

@@ -12,9 +12,8 @@ from datasets import LAYOUTS, TestDataset
 from datasets.samples import RADIANCE_DIR, SCENES, ensure_samples
 from datasets.scene import read_scene
 from datasets.sources import DEFAULT_SOURCES, HELD_OUT, find_sources, is_held_out
-from models import AFUNet
+from models import AFUNet, load_model
 from models.baselines import ReferenceOnly, TriangleMerge
-from models.official import load_model
 from utils.cli import run_cli
 from utils.engine.evaluation import evaluate
 

@@ -9,7 +9,7 @@ import torch
 from conftest import synth_scenes
 
 import train as train_script
-from models.official import load_model
+from models import load_model
 from utils import checkpoint as ckpt_module
 from utils.cli import run_cli
 from utils.engine import trainer as trainer_module

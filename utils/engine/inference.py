@@ -4,7 +4,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from models.afunet import pad_to_multiple
+from models.common import pad_to_multiple
 
 TEST_PAD = 128  # the official test pads the frame's bottom/right to a multiple of 128
 TILE_OVERLAP = 32  # default overlap of neighbouring tiles, in pixels

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from datasets.inputs import GAMMA, make_input
-from models.official import load_model
+from models import load_model
 from utils import align
 from utils.checkpoint import check_writable
 from utils.device import resolve_device

@@ -1,4 +1,4 @@
-"""Result tables and report files laid out like the paper's tables, with the paper's AFUNet rows."""
+"""Result tables and report files laid out like the papers' tables, with the evaluated network's paper row."""
 
 import csv
 import json
@@ -12,12 +12,41 @@ import torch
 from .inference import TEST_PAD
 
 COLUMNS = {"psnr_mu": "PSNR-μ", "psnr_l": "PSNR-l", "ssim_mu": "SSIM-μ", "ssim_l": "SSIM-l", "hdrvdp2": "HDR-VDP-2"}
-# AFUNet rows of the paper's Tables 1-3 (paper-results.md)
+
+
+def _row(psnr_mu: float, psnr_l: float, ssim_mu: float, ssim_l: float, hdrvdp2: float) -> dict[str, float]:
+    return {"psnr_mu": psnr_mu, "psnr_l": psnr_l, "ssim_mu": ssim_mu, "ssim_l": ssim_l, "hdrvdp2": hdrvdp2}
+
+
+# (network, variant) -> dataset -> the paper's row. AFUNet: Tables 1-3 of its paper (paper-results.md);
+# STHDR: Table 1 (SCM_MS) and the ablations of Table 3, Kalantari only (sthdr-paper.txt L150-L202).
 PAPER_RESULTS = {
-    "kalantari": {"psnr_mu": 44.91, "psnr_l": 42.59, "ssim_mu": 0.9923, "ssim_l": 0.9906, "hdrvdp2": 66.75},
-    "hu": {"psnr_mu": 48.83, "psnr_l": 52.13, "ssim_mu": 0.9968, "ssim_l": 0.9991, "hdrvdp2": 77.44},
-    "tel": {"psnr_mu": 43.31, "psnr_l": 47.83, "ssim_mu": 0.9876, "ssim_l": 0.9959, "hdrvdp2": 71.08},
+    ("afunet", None): {
+        "kalantari": _row(44.91, 42.59, 0.9923, 0.9906, 66.75),
+        "hu": _row(48.83, 52.13, 0.9968, 0.9991, 77.44),
+        "tel": _row(43.31, 47.83, 0.9876, 0.9959, 71.08),
+    },
+    ("sthdr", "SCM_MS"): {"kalantari": _row(42.8409, 40.4269, 0.9893, 0.9853, 62.2958)},
+    ("sthdr", "SCM_SS"): {"kalantari": _row(42.1324, 40.2872, 0.9889, 0.9846, 60.2071)},
+    ("sthdr", "MS"): {"kalantari": _row(42.1188, 40.2144, 0.9882, 0.9844, 61.7550)},
+    ("sthdr", "SS"): {"kalantari": _row(41.6693, 39.8216, 0.9869, 0.9833, 59.3218)},
+    ("sthdr", "HSS"): {"kalantari": _row(39.3389, 38.7547, 0.9809, 0.9809, 54.9542)},
 }
+NAMES = {"afunet": "AFUNet", "sthdr": "STHDR"}
+
+
+def network_label(config: dict[str, Any] | None) -> str:
+    """'AFUNet', 'STHDR', 'STHDR HSS': the network of a checkpoint config, with a non-default variant."""
+    config = config or {}
+    name = NAMES.get(config.get("model", "afunet"), config.get("model", "?"))
+    variant = config.get("variant")
+    return f"{name} {variant}" if variant and variant != "SCM_MS" else name
+
+
+def paper_row(config: dict[str, Any] | None, dataset: str | None) -> dict[str, float] | None:
+    """The paper's row for this network (and variant) on ``dataset``, if the paper reports one."""
+    config = config or {}
+    return PAPER_RESULTS.get((config.get("model", "afunet"), config.get("variant")), {}).get(dataset or "")
 
 
 def columns_of(result: dict[str, Any]) -> list[str]:
@@ -33,16 +62,18 @@ def row(name: str, values: dict[str, float], cols: list[str], signed: bool = Fal
     return f"| {name} | " + " | ".join(cells) + " |"
 
 
-def format_table(result: dict[str, Any], dataset: str | None, method: str = "AFUNet (this run)") -> str:
-    """Markdown table laid out like the paper's: per scene, the mean, and the paper's row if known."""
+def format_table(result: dict[str, Any], dataset: str | None, config: dict[str, Any] | None = None) -> str:
+    """Markdown table laid out like the paper's: per scene, the mean, and the paper's row of the network
+    of ``config`` (a checkpoint config; AFUNet when None) if known."""
+    method = f"{network_label(config)} (this run)"
     cols = columns_of(result)
     lines = ["| Scene | " + " | ".join(COLUMNS[k] for k in cols) + " |", "|---" * (len(cols) + 1) + "|"]
     lines += [row(r["scene"], r, cols) for r in result["scenes"]]
     if result["mean"]:
         lines.append(row(f"**{method}, mean of {len(result['scenes'])}**", result["mean"], cols))
-        paper = PAPER_RESULTS.get(dataset or "")
+        paper = paper_row(config, dataset)
         if paper:
-            lines.append(row(f"AFUNet (paper, {dataset})", paper, cols))
+            lines.append(row(f"{network_label(config)} (paper, {dataset})", paper, cols))
             diff = {k: result["mean"][k] - paper[k] for k in cols}
             lines.append(row("difference (this run − paper)", diff, cols, True))
     if result["unlabeled"]:
@@ -85,6 +116,6 @@ def write_reports(result: dict[str, Any], save_dir: Path, meta: dict[str, Any], 
     protocol = meta.get("protocol") or f"full frame, reflect-padded to a multiple of {TEST_PAD}, one pass, float32"
     payload = {**meta, "protocol": protocol, "software": software_versions(), **result}
     (save_dir / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
-    table = format_table(result, dataset)
+    table = format_table(result, dataset, meta.get("model_config"))
     (save_dir / "results.md").write_text(table + "\n")
     return table

@@ -1,14 +1,23 @@
-"""What is trained when: the two recipes, the cosine learning-rate schedule and the epoch's sample order."""
+"""What is trained when: the recipes of each network, the cosine learning-rate schedule and the epoch's
+sample order."""
 
 import math
 
 import torch
 from torch.utils.data import Sampler
 
-RECIPES = {  # training-recipe.md: the paper's and the official code's
-    "paper": {"batch_size": 6, "augmentation": "paper", "loss": "vgg"},
-    "official": {"batch_size": 4, "augmentation": "official", "loss": "fft"},
+AFUNET = {"model": "afunet", "epochs": 400, "repeat": 100, "patch_size": 128, "lr": 5e-4, "lr_min": 5e-6}
+# STHDR [L107, L113]: Adam 1e-4 cosine to 1e-6, batch 16, 256^2 crops, flips and rotations, mu-law L1 at
+# each scale; "80000 epochs" of one crop per scene = 800 epochs of 100 crops per scene (U21); fine-tuning
+# batch 8 at 384^2 for "2000 epochs" = 20 of 100 (U22).
+STHDR = {"model": "sthdr", "lr": 1e-4, "lr_min": 1e-6, "augmentation": "paper", "loss": "multiscale", "repeat": 100}
+RECIPES = {  # training-recipe.md (AFUNet: the paper's and the official code's), sthdr-paper.txt [L107]
+    "paper": {**AFUNET, "batch_size": 6, "augmentation": "paper", "loss": "vgg"},
+    "official": {**AFUNET, "batch_size": 4, "augmentation": "official", "loss": "fft"},
+    "sthdr": {**STHDR, "batch_size": 16, "patch_size": 256, "epochs": 800},
+    "sthdr_finetune": {**STHDR, "batch_size": 8, "patch_size": 384, "epochs": 20},
 }
+DEFAULT_RECIPE = {"afunet": "paper", "sthdr": "sthdr"}  # when --recipe is not given
 
 
 def cosine_lr(epoch: int, epochs: int, lr: float, lr_min: float) -> float:

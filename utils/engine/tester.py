@@ -8,7 +8,7 @@ from typing import Any
 from datasets.layouts import LAYOUTS, Layout, layout_from_args
 from datasets.samples import SAMPLES_DIR, TEST_PATH, ensure_samples
 from datasets.testing import TestDataset
-from models.official import load_model
+from models import checkpoint_config, load_model
 from utils.device import resolve_device
 
 from .evaluation import evaluate
@@ -28,10 +28,10 @@ def test_set_from_args(args: Any) -> tuple[Layout, Path, str | None]:
 def run_test(args: Any) -> int:
     """test.py: load the checkpoint, evaluate the test split, write and print the tables."""
     device = resolve_device(args.device)
+    model, ckpt = load_model(args.pretrained_model)  # before the data: a bad file is reported at once
+    model.to(device)
     layout, root, paper_row = test_set_from_args(args)
     dataset = TestDataset(root, layout)
-    model, ckpt = load_model(args.pretrained_model)
-    model.to(device)
     save_dir = Path(args.save_dir)
     print(f"{len(dataset)} scenes in {root}; checkpoint {args.pretrained_model}; device {device}")
     ppd = args.hdrvdp_ppd
@@ -41,7 +41,7 @@ def run_test(args: Any) -> int:
     protocol = None
     if args.tile:
         protocol = f"tiled: {args.tile}x{args.tile} tiles, {args.tile_overlap} px overlap (not the paper protocol)"
-    meta = {"checkpoint": str(args.pretrained_model), "model_config": getattr(model, "config", None),
+    meta = {"checkpoint": str(args.pretrained_model), "model_config": checkpoint_config(model),
             "checkpoint_meta": ckpt.get("meta"), "dataset": layout.__dict__, "test_root": str(root),
             "device": str(device), "protocol": protocol,
             "hdrvdp2": hdrvdp_setting(recipe, ppd)}  # fmt: skip

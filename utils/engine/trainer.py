@@ -15,11 +15,11 @@ from datasets.layouts import layout_from_args
 from datasets.scene import list_scenes
 from datasets.testing import TestDataset
 from datasets.training import TrainingDataset
-from models import AFUNet, count_parameters, load_pretrained
+from models import CLI_OPTIONS, NETWORKS, build_model, checkpoint_config, count_parameters, load_pretrained
 from utils.checkpoint import atomic_save, check_writable, read_checkpoint
 from utils.device import autocast, resolve_device
 from utils.errors import CheckpointError, UserError
-from utils.losses import HDRLoss, VGG19Features
+from utils.losses import VGG19Features, build_loss
 from utils.rng import rng_state, seed_everything, set_rng_state
 
 from . import distributed
@@ -64,15 +64,18 @@ class Trainer:
         if use_tensorboard and not tensorboard_available():
             raise UserError("--tensorboard: the tensorboard package is not installed (pip install tensorboard)")
         self.log = RunLog(self.run_dir, use_tensorboard, enabled=self.ranks.is_main)
+        if NETWORKS[args.model].MULTI_OUTPUT and args.loss != "multiscale":
+            raise UserError(f"--loss {args.loss} scores one output; {args.model} trains on one output per scale: "
+                            f"use --loss multiscale (its recipe's)")  # fmt: skip
         vgg = None
         if args.loss == "vgg":  # before the data: a missing file is reported before minutes of decoding
             vgg = VGG19Features()
             if not args.vgg_random_init_for_tests:
                 vgg.load_imagenet(args.vgg_weights)
-        self.loss_fn = HDRLoss(args.loss, vgg).to(self.device)
+        self.loss_fn = build_loss(args.loss, vgg).to(self.device)
         self.data, self.val_set, self.test_set = datasets_from_args(args)
         seed_everything(args.seed + self.ranks.rank)  # rank 0 as one process; DDP copies rank 0's weights
-        self.model = AFUNet(args.stages, args.components, args.paradigm, drop_path_rate=args.drop_path_rate)
+        self.model = build_model(args.model, **{k: getattr(args, k) for k in CLI_OPTIONS[args.model]})
         self.model.to(self.device).grad_checkpoint = args.grad_checkpoint
         if args.init_weights:
             load_pretrained(self.model, args.init_weights)
@@ -88,7 +91,8 @@ class Trainer:
     def state(self, rng: dict[str, Any]) -> dict[str, Any]:
         """Everything an exact resume needs, with this process's random state ``rng``."""
         return {
-            "model": self.model.state_dict(), "config": self.model.config, "optimizer": self.optimizer.state_dict(),
+            "model": self.model.state_dict(), "config": checkpoint_config(self.model),
+            "optimizer": self.optimizer.state_dict(),
             "scheduler": {"epoch": self.epoch, "lr": self.args.lr, "lr_min": self.args.lr_min,
                           "epochs": self.args.epochs},
             "epoch": self.epoch, "iter_in_epoch": self.iter_in_epoch, "iteration": self.iteration,
@@ -113,6 +117,9 @@ class Trainer:
         if missing:
             raise CheckpointError(f"{path}: not a train.py checkpoint to resume from (no {', '.join(missing)}); "
                                   f"start from its weights with --init_weights instead")  # fmt: skip
+        saved = (ckpt.get("config") or {}).get("model", "afunet")
+        if saved != self.args.model:
+            raise CheckpointError(f"{path}: holds a {saved} run, this run trains {self.args.model} (--model)")
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.epoch, self.iter_in_epoch, self.iteration = ckpt["epoch"], ckpt["iter_in_epoch"], ckpt["iteration"]
@@ -136,7 +143,7 @@ class Trainer:
         x, label = batch["input"].to(self.device), batch["label"].to(self.device)
         with autocast(self.device, self.args.amp):
             pred = self.train_model(x)
-        loss, _ = self.loss_fn(pred.float(), label)
+        loss, _ = self.loss_fn(pred, label)
         value, stop = distributed.reduce_step(loss, weight, stop_requested, self.ranks)
         if not math.isfinite(value):
             raise TrainingDiverged(f"loss became {value} at iteration {self.iteration + 1} (epoch {self.epoch})")

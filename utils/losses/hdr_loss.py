@@ -4,11 +4,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import UserError
 from ..tonemap import mu_law
 from .vgg import VGG19Features
 
 ETA = 0.005  # weight of the perceptual (paper, Eq. 17) or FFT (official code) term
-LOSSES = ("vgg", "fft", "l1")
+LOSSES = ("vgg", "fft", "l1", "multiscale")  # multiscale: utils/losses/multiscale.py (STHDR)
 
 
 def fft_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -23,14 +24,17 @@ class HDRLoss(nn.Module):
 
     def __init__(self, kind: str, vgg: VGG19Features | None = None, eta: float = ETA) -> None:
         super().__init__()
-        if kind not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {kind!r}")
+        if kind not in LOSSES[:3]:
+            raise ValueError(f"loss must be one of {LOSSES[:3]}, got {kind!r}")
         if kind == "vgg" and vgg is None:
             raise ValueError("the vgg loss needs a VGG19Features module")
         self.kind, self.eta, self.vgg = kind, eta, vgg
 
     def forward(self, pred: torch.Tensor, label: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        tp, tl = mu_law(pred), mu_law(label)
+        if not isinstance(pred, torch.Tensor):
+            raise UserError(f"the {self.kind} loss takes one output, the network returns {len(pred)} "
+                            f"(one per scale: train it with --loss multiscale)")  # fmt: skip
+        tp, tl = mu_law(pred.float()), mu_law(label)
         l1 = F.l1_loss(tp, tl)
         if self.kind == "l1":
             return l1, {"l1": l1.item()}

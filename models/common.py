@@ -1,0 +1,27 @@
+"""Helpers every network shares: inside padding to a size the network needs, parameter counting."""
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def pad_to_multiple(x: Tensor, multiple: int, minimum: int = 1) -> Tensor:
+    """Reflect-pad (B, C, H, W) at the bottom and right so that H and W are multiples of ``multiple``, and
+    at least ``minimum``.
+
+    A pad smaller than the image is one reflect pad, as in the official code; a larger one (tiny
+    inputs) is done as repeated reflections.
+    """
+    h, w = x.shape[-2:]
+    pad_h, pad_w = (max(n + (-n) % multiple, minimum) - n for n in (h, w))
+    while pad_h or pad_w:
+        step_h, step_w = min(pad_h, x.shape[-2] - 1), min(pad_w, x.shape[-1] - 1)
+        if (pad_h and step_h < 1) or (pad_w and step_w < 1):
+            raise ValueError(f"input {h}x{w} is too small to reflect-pad")
+        x = F.pad(x, (0, step_w, 0, step_h), mode="reflect")
+        pad_h, pad_w = pad_h - step_h, pad_w - step_w
+    return x
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of parameters (elements) of a model."""
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,53 @@
+"""Every network by name: build one from its config, build and load whichever one a checkpoint holds.
+
+A checkpoint's ``config`` is ``{"model": NAME, **constructor arguments}``; checkpoints without
+``"model"`` (this project's older ones, official ones) are AFUNet.
+"""
+
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from utils.checkpoint import read_checkpoint
+from utils.errors import CheckpointError
+
+from .afunet import AFUNet
+from .official import load_pretrained
+from .sthdr import STHDR
+
+NETWORKS: dict[str, type[nn.Module]] = {"afunet": AFUNet, "sthdr": STHDR}
+DEFAULT = "afunet"
+# train.py options that are constructor arguments of each network (the rest of a config keeps its default)
+CLI_OPTIONS = {"afunet": ("stages", "components", "paradigm", "drop_path_rate"), "sthdr": ("variant",)}
+
+
+def build_model(name: str = DEFAULT, **config: Any) -> nn.Module:
+    """``build_model("sthdr", variant="HSS")``: the network ``name`` built from its constructor arguments."""
+    if name not in NETWORKS:
+        raise ValueError(f"model must be one of {sorted(NETWORKS)}, got {name!r}")
+    return NETWORKS[name](**config)
+
+
+def network_name(model: nn.Module) -> str:
+    """The registry name of a built network."""
+    return getattr(type(model), "NAME", DEFAULT)
+
+
+def checkpoint_config(model: nn.Module) -> dict[str, Any]:
+    """What a checkpoint records to rebuild ``model``: its name and constructor arguments."""
+    return {"model": network_name(model), **model.config}
+
+
+def load_model(path: str | Path, **overrides: Any) -> tuple[nn.Module, dict[str, Any]]:
+    """Build the network a checkpoint was trained with (its stored config, else the official AFUNet),
+    load its weights strictly, and return (model, checkpoint)."""
+    ckpt = read_checkpoint(path)
+    config = {**(ckpt.get("config") or {}), **overrides}
+    name = config.pop("model", DEFAULT)
+    try:
+        model = build_model(name, **config)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: cannot build the model from its config {config} ({e})") from None
+    load_pretrained(model, path)
+    return model, ckpt
