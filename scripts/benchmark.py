@@ -19,11 +19,10 @@ import time
 from pathlib import Path
 
 import torch
-from torch.nn.attention import SDPBackend, sdpa_kernel
-from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_calls import count_flops, make_input, train_step  # noqa: E402
 from fresh_process import in_fresh_process  # noqa: E402
 from official_compare import add_arguments  # noqa: E402
 
@@ -33,7 +32,6 @@ from utils.device import autocast, resolve_device, sync_device  # noqa: E402
 from utils.engine.inference import TILE_OVERLAP, predict_tiled, tile_starts  # noqa: E402
 from utils.engine.reports import NAMES  # noqa: E402
 from utils.errors import UserError  # noqa: E402
-from utils.losses import HDRLoss, MultiScaleL1  # noqa: E402
 
 
 def timed(fn, device: torch.device, warmup: int, runs: int) -> float:
@@ -53,24 +51,6 @@ def timed(fn, device: torch.device, warmup: int, runs: int) -> float:
 def matmul_flops_per_s(device: torch.device, n: int = 2048) -> float:
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     return 2 * n**3 / timed(lambda: a @ b, device, 3, 10)
-
-
-def make_input(b: int, h: int, w: int, device: torch.device) -> torch.Tensor:
-    """A realistic 18-channel input: three exposures (t = 1, 4, 16) of one random radiance field."""
-    g = torch.Generator().manual_seed(0)
-    radiance = torch.rand(b, 3, h, w, generator=g) ** 3
-    parts = []
-    for t in (1.0, 4.0, 16.0):
-        ldr = (radiance * t).clamp(0, 1) ** (1 / 2.2)
-        parts += [ldr**2.2 / t, ldr]
-    return torch.cat(parts, 1).to(device)
-
-
-def count_flops(fn) -> int:
-    """FLOPs of one call; attention runs on the math backend here so its matmuls are counted."""
-    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
-        fn()
-    return counter.get_total_flops()
 
 
 def bench_inference(model, size, device, warmup, runs, amp: str | None = None, label: str = "") -> dict:
@@ -106,18 +86,6 @@ def n_tiles(size: tuple, tile: int, overlap: int = TILE_OVERLAP) -> int:
 
 
 FULL_FRAME = (1000, 1500)  # a Kalantari test frame
-LOSS = HDRLoss("fft")  # the official recipe's loss, as in performance-baseline.md
-MULTI_SCALE_LOSS = MultiScaleL1()  # for a network that trains on a list of outputs (STHDR)
-
-
-def train_step(model, x: torch.Tensor, target: torch.Tensor, opt: torch.optim.Optimizer, amp: str | None) -> None:
-    """Forward (under ``amp`` autocast) + loss + backward + optimiser step."""
-    with autocast(x.device, amp):
-        pred = model(x)
-    loss, _ = (LOSS if isinstance(pred, torch.Tensor) else MULTI_SCALE_LOSS)(pred, target)
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
 
 
 def bench_train_step(model, batch, size, device, warmup, runs, grad_checkpoint: bool = False, label: str = "",
@@ -199,7 +167,7 @@ def compare_official(args: argparse.Namespace) -> int:
 
     mm_before = matmul_flops_per_s(torch.device("cpu"))
     sizes = [(256, 256)] + ([FULL_FRAME] if args.full else [])
-    rows = compare(args.compare_official, make_input, train_step, count_flops, sizes, args.compare_batches,
+    rows = compare(args.compare_official, sizes, args.compare_batches,
                    args.runs, args.warmup, tuple(args.contend))  # fmt: skip
     report(args, rows, (mm_before + matmul_flops_per_s(torch.device("cpu"))) / 2)
     return 0

@@ -49,8 +49,7 @@ def infer_forever(threads: int) -> None:
     import torch
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from benchmark import make_input
-    from official_compare import forward_call, load_ours
+    from bench_calls import forward_call, load_ours, make_input
 
     torch.set_num_threads(threads)
     run = forward_call(load_ours(), make_input(1, 256, 256, torch.device("cpu")))

@@ -12,21 +12,18 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from bench_calls import CHECKPOINT, count_flops, forward_call, load_ours, make_input, training_call
 from contend import CONDITIONS, competing
 
-from models import AFUNet, load_pretrained
 from models.common import pad_to_multiple
 from utils.checkpoint import read_checkpoint
 from utils.engine.inference import TEST_PAD
 from utils.errors import UserError
 from utils.threads import FIXED_ENV
 
-ROOT = Path(__file__).resolve().parents[1]
-CHECKPOINT = ROOT / "tests" / "fixtures" / "afunet-official" / "official_random_init.pth"
 CONTEND_LABELS = {"busy": "one core busy", "self": "beside a 2nd copy of ours"}
 OFFICIAL_CONFIG = dict(img_size=(40, 40), in_chans=18, window_size=8, img_range=1.0, drop_path_rate=0.1,
                        depths=[5, 5, 5, 5], embed_dim=72, num_heads=[4, 4, 4, 4], mlp_ratio=2)  # fmt: skip
@@ -49,12 +46,6 @@ def load_official(folder: Path) -> torch.nn.Module:
     return model.eval()
 
 
-def load_ours() -> torch.nn.Module:
-    model = AFUNet().eval()
-    load_pretrained(model, CHECKPOINT)
-    return model
-
-
 def alternate(fns: dict, runs: int, warmup: int) -> dict[str, float]:
     """Median seconds of each function, the functions called in turn ``runs`` times after ``warmup`` rounds."""
     times: dict[str, list[float]] = {name: [] for name in fns}
@@ -67,25 +58,7 @@ def alternate(fns: dict, runs: int, warmup: int) -> dict[str, float]:
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def forward_call(model: torch.nn.Module, x: torch.Tensor) -> Callable[[], None]:
-    """One inference-mode forward of ``model`` on ``x``, as a call to time or profile."""
-
-    def run() -> None:
-        with torch.inference_mode():
-            model(x)
-
-    return run
-
-
-def training_call(model: torch.nn.Module, x: torch.Tensor, target: torch.Tensor, train_step) -> Callable[[], None]:
-    """One fp32 training step of ``model`` (train mode, its own Adam at lr 5e-4) on ``x`` and ``target``,
-    as a call to time or profile; ``train_step`` is scripts/benchmark.py's."""
-    opt = torch.optim.Adam(model.parameters(), lr=5e-4)
-    model.train()
-    return lambda: train_step(model, x, target, opt, None)
-
-
-def compare(folder: Path, make_input, train_step, count_flops, sizes: list[tuple[int, int]], batches: list[int],
+def compare(folder: Path, sizes: list[tuple[int, int]], batches: list[int],
             runs: int, warmup: int, contend: tuple[str, ...] = ("none",)) -> list[dict]:  # fmt: skip
     """Rows: inference at each H x W of ``sizes`` (reflect-padded to a multiple of 128 first, as the test
     protocol does; one run, no warm-up, for frames over a megapixel) under each condition of ``contend``
@@ -95,13 +68,13 @@ def compare(folder: Path, make_input, train_step, count_flops, sizes: list[tuple
 
     for condition in contend:
         with competing(condition, torch.get_num_threads()):
-            rows += [inference_row(ours, official, make_input, count_flops, size, runs, warmup, condition)
+            rows += [inference_row(ours, official, size, runs, warmup, condition)
                      for size in sizes]  # fmt: skip
     for batch in batches:
         xb, target = make_input(batch, 128, 128, torch.device("cpu")), torch.rand(batch, 3, 128, 128) * 0.5
         steps = {}
         for name, model in (("ours", load_ours()), ("official", load_official(folder))):
-            steps[name] = training_call(model, xb, target, train_step)
+            steps[name] = training_call(model, xb, target)
         flops = count_flops(steps["ours"])
         t = alternate(steps, runs, warmup)
         rows.append({"case": f"train step batch {batch} 128x128", "ours_s": t["ours"], "official_s": t["official"],
@@ -109,7 +82,7 @@ def compare(folder: Path, make_input, train_step, count_flops, sizes: list[tuple
     return rows
 
 
-def inference_row(ours, official, make_input, count_flops, size: tuple[int, int], runs: int, warmup: int,
+def inference_row(ours, official, size: tuple[int, int], runs: int, warmup: int,
                   condition: str) -> dict:  # fmt: skip
     """Ours and the official forward at ``size`` in turn (one run for frames over a megapixel)."""
     h, w = size

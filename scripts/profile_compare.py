@@ -16,8 +16,8 @@ from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmark import make_input, train_step  # noqa: E402
-from official_compare import forward_call, load_official, load_ours, training_call  # noqa: E402
+from bench_calls import forward_call, load_ours, make_input, training_call  # noqa: E402
+from official_compare import load_official  # noqa: E402
 
 from utils.cli import run_cli  # noqa: E402
 
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         calls = {name: forward_call(model, x) for name, model in models.items()}
     else:
         x, target = make_input(args.batch, 128, 128, torch.device("cpu")), torch.rand(args.batch, 3, 128, 128) * 0.5
-        calls = {name: training_call(model, x, target, train_step) for name, model in models.items()}
+        calls = {name: training_call(model, x, target) for name, model in models.items()}
     times = {name: operator_times(call) for name, call in calls.items()}
     case = f"forward {args.inference}x{args.inference}" if args.inference else f"train step batch {args.batch} 128x128"
     print(f"{case}, {torch.get_num_threads()} threads: self CPU seconds per operator (profiled, so slower than timed)")

@@ -63,8 +63,7 @@ def test_side_by_side_with_the_official_code_gives_its_outputs_and_both_timings(
     folder = shared_path("reference", "official-model")
     import official_compare
 
-    rows = official_compare.compare(folder, benchmark.make_input, benchmark.train_step, benchmark.count_flops,
-                                    [(64, 40)], [1], runs=1, warmup=0)  # fmt: skip
+    rows = official_compare.compare(folder, [(64, 40)], [1], runs=1, warmup=0)
     assert [r["case"] for r in rows] == ["inference 64x40", "train step batch 1 128x128"]
     assert rows[0]["max_abs_err"] <= 1e-5  # the official implementation itself computes our outputs
     assert all(r["ours_s"] > 0 and r["official_s"] > 0 and r["gflop"] > 0 for r in rows)

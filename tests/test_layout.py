@@ -2,6 +2,7 @@
 small files, and README's code map names every package."""
 
 import ast
+import graphlib
 import json
 import re
 import subprocess
@@ -89,6 +90,22 @@ def test_no_import_cycles():
     for m in GRAPH:
         if m not in state:
             visit(m, [m])
+
+
+def test_scripts_import_each_other_in_one_direction():
+    """scripts/*.py that import one another (inside functions too) form no loop."""
+    stems = {p.stem: p for p in (ROOT / "scripts").glob("*.py")}
+    graph = {}
+    for stem, path in stems.items():
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module)
+        graph[stem] = names & set(stems)
+    assert graph["benchmark"] and graph["official_compare"], "the checker sees real edges"
+    list(graphlib.TopologicalSorter(graph).static_order())  # raises CycleError on a loop
 
 
 SIDE_EFFECT_PROBE = """
