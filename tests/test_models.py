@@ -4,7 +4,7 @@ import pytest
 import torch
 from conftest import shared_path
 
-from models import COMPONENTS, AFUNet, count_parameters, load_pretrained
+from models import COMPONENTS, AFUNet, count_parameters, load_model, load_pretrained
 from utils.errors import CheckpointError
 
 OFFICIAL_PARAMETERS = 1_162_035
@@ -186,6 +186,21 @@ def test_checkpoint_round_trip(tmp_path):
     x = torch.rand(1, 18, 16, 16)
     with torch.no_grad():
         assert torch.equal(model(x), other(x))
+
+
+def test_load_model_builds_afunet_from_official_and_older_checkpoints(official_model, official_checkpoint, tmp_path):
+    """Checkpoints without config["model"] (official ones; ours from before several networks) are AFUNet."""
+    model, _ = load_model(official_checkpoint)
+    x = torch.rand(1, 18, 16, 24)
+    with torch.no_grad():
+        assert type(model) is AFUNet and torch.equal(model.eval()(x), official_model(x))
+    older = AFUNet(stages=2, components="M3")
+    path = tmp_path / "older.pth"
+    torch.save({"model": older.state_dict(), "config": older.config}, path)
+    assert "model" not in older.config
+    model, _ = load_model(path)
+    assert type(model) is AFUNet and model.config == older.config
+    assert all(torch.equal(v, older.state_dict()[k]) for k, v in model.state_dict().items())
 
 
 def test_checkpoint_from_another_architecture_is_refused(official_checkpoint, tmp_path):

@@ -12,9 +12,7 @@ from conftest import synth_scenes
 import test as test_script
 import train as train_script
 from models import STHDR, build_model, count_parameters, load_model
-from models.deform import ModulatedDeformConv, deform_conv2d
-from models.sthdr import PAPER_PARAMETERS, VARIANTS
-from models.sthdr_parts import GCBGate
+from models.sthdr import PAPER_PARAMETERS, VARIANTS, GCBGate, ModulatedDeformConv, deform_conv2d
 from utils.checkpoint import atomic_save
 from utils.cli import run_cli
 from utils.engine.trainer import run_training
@@ -243,7 +241,7 @@ def test_sthdr_resume_is_bit_identical_and_test_py_prints_its_paper_row(data_dir
     a, b = (torch.load(tmp_path / run / "latest.pth") for run in ("straight", "split"))
     assert a["iteration"] == b["iteration"] == 6 and a["config"]["model"] == "sthdr"
     assert all(torch.equal(v, b["model"][k]) for k, v in a["model"].items())
-    with pytest.raises(UserError, match="holds sthdr"):
+    with pytest.raises(UserError, match="holds a sthdr run, this run trains afunet .resume it with --model sthdr"):
         run_training(train_script.parse_args(["--dataset_dir", str(data_dir), "--logdir", str(tmp_path / "split"),
                                               "--resume", "auto", "--loss", "l1", "--num_workers", "0"]))  # fmt: skip
     capsys.readouterr()

@@ -16,6 +16,7 @@ from utils.engine import trainer as trainer_module
 from utils.engine.schedule import cosine_lr
 from utils.engine.trainer import run_training
 from utils.errors import UserError
+from utils.losses import HDRLoss
 
 
 @pytest.fixture(scope="module")
@@ -131,14 +132,14 @@ def test_kill_during_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_nan_loss_stops_with_message_and_keeps_last_checkpoint(data_dir, tmp_path, monkeypatch, capsys):
-    original = trainer_module.HDRLoss.forward
+    original = HDRLoss.forward
 
     def nan_at_third(self, pred, label):
         loss, parts = original(self, pred, label)
         self.calls = getattr(self, "calls", 0) + 1
         return (loss * math.nan if self.calls == 3 else loss), parts
 
-    monkeypatch.setattr(trainer_module.HDRLoss, "forward", nan_at_third)
+    monkeypatch.setattr(HDRLoss, "forward", nan_at_third)
     assert run_training(args_for(data_dir, tmp_path / "run", "--save_every_iters", "1")) == 2
     out = capsys.readouterr().out
     assert "loss became nan at iteration 3 (epoch 1)" in out and "last good checkpoint" in out

@@ -60,14 +60,19 @@ def write_ldr16(path: str | Path, rgb: np.ndarray) -> None:
 def write_hdr(path: str | Path, rgb: np.ndarray, half: bool = False) -> None:
     """Write linear float RGB (H, W, 3) as Radiance .hdr (RGBE) or OpenEXR, by extension; ``half``: OpenEXR
     in 16-bit floats (half the size; 3 significant digits)."""
+    path = Path(path)
+    if half and path.suffix.lower() != ".exr":
+        raise ValueError(f"{path}: half floats are an OpenEXR option, not one of {path.suffix}")
     params = [cv2.IMWRITE_EXR_TYPE, cv2.IMWRITE_EXR_TYPE_HALF] if half else []
-    _imwrite(Path(path), np.ascontiguousarray(rgb[:, :, ::-1].astype(np.float32)), params)
+    _imwrite(path, np.ascontiguousarray(rgb[:, :, ::-1].astype(np.float32)), params)
 
 
 def write_png(path: str | Path, rgb: np.ndarray) -> None:
     """Write float RGB in [0, 1] (H, W, 3) as an 8-bit image: PNG, or JPEG (quality 95) by extension."""
+    path = Path(path)
     codes = np.clip(np.round(rgb * 255.0), 0, 255).astype(np.uint8)
-    _imwrite(Path(path), np.ascontiguousarray(codes[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if path.suffix.lower() in (".jpg", ".jpeg") else []
+    _imwrite(path, np.ascontiguousarray(codes[:, :, ::-1]), params)
 
 
 def _imwrite(path: Path, img: np.ndarray, params: list[int] | None = None) -> None:

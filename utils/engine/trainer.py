@@ -73,6 +73,7 @@ class Trainer:
             if not args.vgg_random_init_for_tests:
                 vgg.load_imagenet(args.vgg_weights)
         self.loss_fn = build_loss(args.loss, vgg).to(self.device)
+        self.resume_from = self.resume_checkpoint()  # before the data: a wrong file is reported at once
         self.data, self.val_set, self.test_set = datasets_from_args(args)
         seed_everything(args.seed + self.ranks.rank)  # rank 0 as one process; DDP copies rank 0's weights
         self.model = build_model(args.model, **{k: getattr(args, k) for k in CLI_OPTIONS[args.model]})
@@ -111,7 +112,16 @@ class Trainer:
             atomic_save({**self.state(rng), **({"rng_ranks": rng_ranks} if rng_ranks else {})}, path)
         return path
 
-    def resume(self, path: Path) -> None:
+    def resume_checkpoint(self) -> tuple[Path, dict[str, Any]] | None:
+        """(path, contents) of the checkpoint --resume names, checked to be a train.py checkpoint of this
+        network; None for a fresh run (also --resume auto without latest.pth)."""
+        if not self.args.resume:
+            return None
+        path = self.run_dir / "latest.pth" if self.args.resume == "auto" else Path(self.args.resume)
+        if not path.is_file():
+            if self.args.resume == "auto":
+                return None
+            raise UserError(f"{path}: checkpoint to resume from not found")
         ckpt = read_checkpoint(path)
         missing = [k for k in RESUME_KEYS if k not in ckpt]
         if missing:
@@ -119,7 +129,12 @@ class Trainer:
                                   f"start from its weights with --init_weights instead")  # fmt: skip
         saved = (ckpt.get("config") or {}).get("model", "afunet")
         if saved != self.args.model:
-            raise CheckpointError(f"{path}: holds a {saved} run, this run trains {self.args.model} (--model)")
+            raise CheckpointError(f"{path}: holds a {saved} run, this run trains {self.args.model} "
+                                  f"(resume it with --model {saved})")  # fmt: skip
+        return path, ckpt
+
+    def resume(self, path: Path, ckpt: dict[str, Any]) -> None:
+        """Continue exactly where the checkpoint ``ckpt`` (read from ``path``) stopped."""
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.epoch, self.iter_in_epoch, self.iteration = ckpt["epoch"], ckpt["iter_in_epoch"], ckpt["iteration"]
@@ -248,12 +263,9 @@ def run_training(args: Any) -> int:
     ranks, device = distributed.setup(args.device, args.batch_size, args.dist_timeout)
     try:
         trainer = Trainer(args, ranks, device)
-        if args.resume:
-            path = trainer.run_dir / "latest.pth" if args.resume == "auto" else Path(args.resume)
-            if path.is_file():
-                trainer.resume(path)
-            elif args.resume != "auto":
-                raise UserError(f"{path}: checkpoint to resume from not found")
+        if trainer.resume_from:
+            trainer.resume(*trainer.resume_from)
+            trainer.resume_from = None  # its contents are not kept for the whole run
         try:
             return trainer.fit()
         except TrainingDiverged as e:

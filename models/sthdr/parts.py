@@ -1,6 +1,6 @@
 """The parts of STHDR (AAAI 2022): Align Net with its Spatial Correct Modules, HIBlocks, the encoder-decoder
 stage, the Supervised Attention Module. ``[Lnn]`` is line nn of the paper's text; ``U#`` the open choices
-listed in ``models/sthdr.py``. Every layer has 32 base channels, 3x3 or 1x1 kernels and LeakyReLU [L107].
+of ``models/sthdr/README.md``. Every layer has 32 base channels, 3x3 or 1x1 kernels and LeakyReLU [L107].
 """
 
 import torch
