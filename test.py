@@ -1,6 +1,8 @@
-"""Evaluate AFUNet on a test set with the official protocol and write tables and predictions.
+"""Evaluate a checkpoint (AFUNet, STHDR) on a test set with the official protocol and write tables and
+predictions.
 
-With no arguments it scores the bundled demo checkpoint on the bundled sample scenes (samples/).
+With no arguments it scores the bundled AFUNet demo checkpoint on the bundled sample scenes (samples/);
+--model sthdr scores the bundled STHDR demo.
 Full frame in one pass, reflect-padded to a multiple of 128 and cropped back; per-scene PSNR-mu,
 PSNR-l, SSIM-mu, SSIM-l (as the official test computes them), with --hdrvdp also HDR-VDP-2, and their
 mean over scenes.
@@ -11,6 +13,7 @@ import os
 import sys
 
 from datasets.layouts import add_dataset_arguments
+from models import NETWORKS
 from utils.cli import run_cli
 
 
@@ -22,8 +25,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "dataset preset (default: kalantari, or the bundled sample scenes when neither "
         "--dataset nor --dataset_dir is given)",
     )
-    p.add_argument("--pretrained_model", default="pretrain_model/AFUNet_synthetic.pth",
-                   help="official or our checkpoint (default: %(default)s)")  # fmt: skip
+    p.add_argument("--pretrained_model", default=None,
+                   help="official or our checkpoint of any network (default: the bundled demo of --model)")  # fmt: skip
+    p.add_argument("--model", choices=sorted(NETWORKS), default=None,
+                   help="without --pretrained_model: whose bundled demo to score (default: afunet); with it: the "
+                        "network the checkpoint must hold")  # fmt: skip
     p.add_argument("--save_dir", default="results", help="tables and predictions go here (default: %(default)s)")
     p.add_argument("--save_inputs", action="store_true", help="also save tone-mapped reference and label PNGs")
     p.add_argument("--tile", type=int, default=None,

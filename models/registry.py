@@ -18,6 +18,9 @@ from .sthdr import STHDR
 
 NETWORKS: dict[str, type[nn.Module]] = {"afunet": AFUNet, "sthdr": STHDR}
 DEFAULT = "afunet"
+# the bundled demo weights of each network (pretrain_model/README.md)
+DEMO_WEIGHTS = {name: Path(__file__).resolve().parents[1] / "pretrain_model" / f"{file}_synthetic.pth"
+                for name, file in (("afunet", "AFUNet"), ("sthdr", "STHDR"))}  # fmt: skip
 # train.py options that are constructor arguments of each network (the rest of a config keeps its default)
 CLI_OPTIONS = {"afunet": ("stages", "components", "paradigm", "drop_path_rate"), "sthdr": ("variant",)}
 

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from datasets.layouts import add_dataset_arguments  # noqa: E402
 from datasets.testing import TestDataset  # noqa: E402
-from models import build_model, checkpoint_config, load_model  # noqa: E402
+from models import DEMO_WEIGHTS, build_model, checkpoint_config, load_model  # noqa: E402
 from models.baselines import ReferenceOnly, TriangleMerge  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
 from utils.device import resolve_device  # noqa: E402
@@ -28,8 +28,7 @@ from utils.engine.reports import format_comparison, network_label  # noqa: E402
 from utils.engine.tester import test_set_from_args  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMOS = [str(p.relative_to(ROOT)) for p in (ROOT / "pretrain_model" / n for n in ("AFUNet_synthetic.pth",
-         "STHDR_synthetic.pth")) if p.is_file()]  # fmt: skip
+DEMOS = [str(p.relative_to(ROOT)) for p in DEMO_WEIGHTS.values() if p.is_file()]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,15 +1,15 @@
 """merge.py's clip guard: a lamp that clips in every photo keeps at least the shortest exposure's value."""
 
 import numpy as np
-from conftest import ROOT
 from PIL import Image
 
 import merge as merge_script
+from models import DEMO_WEIGHTS
 from utils.cli import run_cli
 from utils.engine.clip_guard import FEATHER, clip_floor, clipped_fraction, guard_clipped
 from utils.hdr_io import read_hdr
 
-DEMO = ROOT / "pretrain_model" / "AFUNet_synthetic.pth"
+DEMO = DEMO_WEIGHTS["afunet"]
 
 
 def lamp_bracket(folder, h=64, w=96):

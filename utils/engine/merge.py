@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from datasets.inputs import GAMMA, make_input
-from models import load_model
+from models import DEMO_WEIGHTS, load_model
 from utils import align
 from utils.checkpoint import check_writable
 from utils.device import resolve_device
@@ -24,7 +24,7 @@ from .clip_guard import clipped_fraction, guard_clipped
 from .inference import predict_full, predict_tiled
 
 ROOT = Path(__file__).resolve().parents[2]
-OFFICIAL, DEMO = ROOT / "pretrain_model" / "Kalantari.pth", ROOT / "pretrain_model" / "AFUNet_synthetic.pth"
+OFFICIAL, DEMO = ROOT / "pretrain_model" / "Kalantari.pth", DEMO_WEIGHTS["afunet"]
 OUTPUT_EXTENSIONS = (".exr", ".hdr")
 AUTO_TILE_PIXELS, AUTO_TILE, MIN_TILE = 3_000_000, 1024, 128
 BLACK = 0.01

@@ -8,8 +8,9 @@ from typing import Any
 from datasets.layouts import LAYOUTS, Layout, layout_from_args
 from datasets.samples import SAMPLES_DIR, TEST_PATH, ensure_samples
 from datasets.testing import TestDataset
-from models import checkpoint_config, load_model
+from models import DEMO_WEIGHTS, checkpoint_config, load_model, network_name
 from utils.device import resolve_device
+from utils.errors import UserError
 
 from .evaluation import evaluate
 from .reports import write_reports
@@ -28,12 +29,15 @@ def test_set_from_args(args: Any) -> tuple[Layout, Path, str | None]:
 def run_test(args: Any) -> int:
     """test.py: load the checkpoint, evaluate the test split, write and print the tables."""
     device = resolve_device(args.device)
-    model, ckpt = load_model(args.pretrained_model)  # before the data: a bad file is reported at once
+    checkpoint = args.pretrained_model or DEMO_WEIGHTS[args.model or "afunet"]
+    model, ckpt = load_model(checkpoint)  # before the data: a bad file is reported at once
+    if args.model and network_name(model) != args.model:
+        raise UserError(f"{checkpoint}: holds {network_name(model)} weights, not {args.model} (--model)")
     model.to(device)
     layout, root, paper_row = test_set_from_args(args)
     dataset = TestDataset(root, layout)
     save_dir = Path(args.save_dir)
-    print(f"{len(dataset)} scenes in {root}; checkpoint {args.pretrained_model}; device {device}")
+    print(f"{len(dataset)} scenes in {root}; checkpoint {checkpoint}; device {device}")
     ppd = args.hdrvdp_ppd
     recipe = args.hdrvdp or ("sctnet" if ppd else None)
     result = evaluate(model, dataset, device, save_dir, args.save_inputs, args.tile, args.tile_overlap,
@@ -41,7 +45,7 @@ def run_test(args: Any) -> int:
     protocol = None
     if args.tile:
         protocol = f"tiled: {args.tile}x{args.tile} tiles, {args.tile_overlap} px overlap (not the paper protocol)"
-    meta = {"checkpoint": str(args.pretrained_model), "model_config": checkpoint_config(model),
+    meta = {"checkpoint": str(checkpoint), "model_config": checkpoint_config(model),
             "checkpoint_meta": ckpt.get("meta"), "dataset": layout.__dict__, "test_root": str(root),
             "device": str(device), "protocol": protocol,
             "hdrvdp2": hdrvdp_setting(recipe, ppd)}  # fmt: skip
