@@ -70,7 +70,7 @@ def test_sthdr_demo_is_the_full_model_and_records_its_run():
     assert type(model) is STHDR and model.config == STHDR().config
     meta = ckpt["meta"]
     assert meta["args"]["model"] == "sthdr" and meta["args"]["loss"] == "multiscale" and meta["iteration"] > 0
-    assert all(key in meta for key in ("command", "data", "train_seconds"))
+    assert all(key in meta for key in ("command", "data", "train_seconds", "machine"))
 
 
 @pytest.mark.slow
