@@ -1,9 +1,9 @@
-"""Speed, FLOPs and memory of a network (AFUNet by default, --model sthdr): inference and one training
+"""Speed, FLOPs and memory of one or more networks (AFUNet by default, --model sthdr afunet): inference and one training
 step, with a machine-independent efficiency = achieved model FLOP/s / FLOP/s of a dense float32 matmul
 measured in the same process.
 
     python scripts/benchmark.py                 # CPU: inference 128x128 and 256x256, training step
-    python scripts/benchmark.py --model sthdr --full
+    python scripts/benchmark.py --model sthdr afunet --full   # STHDR beside AFUNet, same process
     python scripts/benchmark.py --full --json bench.json
     python scripts/benchmark.py --tile 512 --tile_frame 2000x3000   # bounded-memory tiled inference
     python scripts/benchmark.py --threads 2 --compare_official ../shared/reference/official-model \
@@ -23,14 +23,15 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_calls import count_flops, make_input, train_step  # noqa: E402
+from bench_report import print_network, side_by_side  # noqa: E402
 from fresh_process import in_fresh_process  # noqa: E402
 from official_compare import add_arguments  # noqa: E402
 
 from models import NETWORKS, build_model, count_parameters  # noqa: E402
+from models.sthdr import PAPER_GMACS, PAPER_GMACS_SIZE, STHDR  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
 from utils.device import autocast, resolve_device, sync_device  # noqa: E402
 from utils.engine.inference import TILE_OVERLAP, predict_tiled, tile_starts  # noqa: E402
-from utils.engine.reports import NAMES  # noqa: E402
 from utils.errors import UserError  # noqa: E402
 
 
@@ -143,7 +144,7 @@ def peak_rss_mib(spec: dict, threads: int | None = None, network: str = "afunet"
 HUGE_PAGES = {"THP_MEM_ALLOC_ENABLE": "1"}  # how test.py runs: large CPU tensors on transparent huge pages
 
 
-def huge_page_cases(args, device: torch.device) -> list[tuple[dict, dict]]:
+def huge_page_cases(args, network: str, device: torch.device) -> list[tuple[dict, dict]]:
     """The 256x256 forward, the training step and, with --full, the full frame, each timed in a fresh
     process with HUGE_PAGES: (row, what its peak memory is measured on) as in main()."""
     steps = dict(device=device, warmup=args.warmup, runs=args.runs, label=", huge pages")
@@ -155,7 +156,7 @@ def huge_page_cases(args, device: torch.device) -> list[tuple[dict, dict]]:
         runs.append((bench_inference, dict(size=FULL_FRAME, **{**steps, "warmup": 1, "runs": 1}), frame))
     cases = []
     for fn, kwargs, spec in runs:
-        out = in_fresh_process(_with_new_model, dict(fn=fn, network=args.model, **kwargs), args.threads, HUGE_PAGES)
+        out = in_fresh_process(_with_new_model, dict(fn=fn, network=network, **kwargs), args.threads, HUGE_PAGES)
         if out:
             cases.append((out[0], {**spec, "env": HUGE_PAGES}))
     return cases
@@ -173,38 +174,9 @@ def compare_official(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", choices=sorted(NETWORKS), default="afunet", help="network (default: %(default)s)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--full", action="store_true", help="also time a full 1000x1500 frame (minutes on a CPU)")
-    p.add_argument("--batch", type=int, default=6, help="training-step batch (default: %(default)s)")
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--runs", type=int, default=5)
-    p.add_argument("--no_memory", action="store_true", help="skip the peak-memory subprocesses")
-    p.add_argument("--tile", type=int, default=None, help="also time tiled inference (test.py --tile N)")
-    p.add_argument("--tile_frame", default="1000x1500", help="frame for --tile, HxW (default: %(default)s)")
-    p.add_argument("--amp", choices=["bf16", "fp16"], default=None,
-                   help="also time 256x256 inference and the training step under autocast")  # fmt: skip
-    p.add_argument("--compile", action="store_true", help="also time torch.compile(model): 256x256 and training")
-    p.add_argument("--grad_checkpoint", action="store_true", help="also time the checkpointed training step")
-    p.add_argument("--huge_pages", action="store_true",
-                   help="CPU: also time 256x256 inference, the training step and, with --full, the full frame "
-                        "in fresh processes with transparent huge pages (THP_MEM_ALLOC_ENABLE=1, as test.py "
-                        "runs)")  # fmt: skip
-    p.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
-    add_arguments(p)
-    args = p.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
-    if args.compare_official:
-        if args.model != "afunet":
-            raise UserError(f"--compare_official times the official AFUNet code, not {args.model}")
-        return compare_official(args)
-    model = build_model(args.model).to(device).eval()
-    mm_before = matmul_flops_per_s(device)
+def bench_network(args: argparse.Namespace, network: str, device: torch.device) -> dict:
+    """Every case the options ask for, timed on one network: {"model", "parameters", "results", "paper"}."""
+    model = build_model(network).to(device).eval()
     train = dict(case="train", size=(128, 128), batch=args.batch)
     cases = [  # (timed row, what its peak memory is measured on)
         (bench_inference(model, (128, 128), device, args.warmup, args.runs), None),
@@ -230,35 +202,84 @@ def main(argv: list[str] | None = None) -> int:
         frame = tuple(int(n) for n in args.tile_frame.lower().split("x"))
         cases.append((bench_tiled(model, frame, args.tile, device), dict(case="inference", size=frame, tile=args.tile)))
     if args.huge_pages and device.type == "cpu":
-        cases += huge_page_cases(args, device)
-    mm = (mm_before + matmul_flops_per_s(device)) / 2
-    rows = [row for row, _ in cases]
-    for r in rows:
-        r["gflop_per_s"] = r["gflop"] / r["seconds"]
-        r["efficiency"] = r["gflop_per_s"] * 1e9 / mm
+        cases += huge_page_cases(args, network, device)
     for row, spec in cases:
         if spec is None or args.no_memory:
             continue
         if device.type == "cpu":
-            row["peak_rss_mib"] = peak_rss_mib(spec, args.threads, args.model)
+            row["peak_rss_mib"] = peak_rss_mib(spec, args.threads, network)
         elif device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
             run_once(model, **spec, device=device)
             row["peak_cuda_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
-    info = {"model": args.model, "device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "parameters": count_parameters(model), "matmul_gflop_per_s": mm / 1e9, "results": rows}  # fmt: skip
-    head = f"{NAMES[args.model]} {info['parameters']:,} parameters"
-    print(f"{head} | {device}, {info['threads']} threads, torch {info['torch']}")
-    print(f"dense 2048x2048 float32 matmul: {mm / 1e9:.1f} GFLOP/s")
-    print(f"| {'case':<42} | {'seconds':>8} | {'GFLOP':>8} | {'GFLOP/s':>8} | {'efficiency':>10} | {'peak MiB':>8} "
-          f"| {'max err':>8} |")  # fmt: skip
-    print("|" + "|".join("-" * n for n in (44, 10, 10, 10, 12, 10, 10)) + "|")
-    for r in rows:
-        mem = r.get("peak_rss_mib", r.get("peak_cuda_mib"))
-        mem_s = f"{mem:8.0f}" if mem else " " * 8
-        err_s = f"{r['max_abs_err']:8.1e}" if "max_abs_err" in r else " " * 8
-        print(f"| {r['case']:<42} | {r['seconds']:8.3f} | {r['gflop']:8.2f} | {r['gflop_per_s']:8.1f} | "
-              f"{r['efficiency']:10.3f} | {mem_s} | {err_s} |")  # fmt: skip
+    rows = [row for row, _ in cases]
+    return {
+        "model": network,
+        "parameters": count_parameters(model),
+        "results": rows,
+        "paper": paper_macs(model, device),
+    }
+
+
+def paper_macs(model, device: torch.device) -> dict | None:
+    """STHDR: multiply-accumulates at 256x256 (where the paper's Table 4 fits, U27) and 512x512 (where [L220]
+    says it measured), beside Table 4's figure; None for a network whose paper gives none."""
+    if not isinstance(model, STHDR):
+        return None
+    macs = {}
+    for size in (PAPER_GMACS_SIZE, 2 * PAPER_GMACS_SIZE):
+        x = make_input(1, size, size, device)
+        with torch.inference_mode():
+            macs[size] = count_flops(lambda: model(x)) / 2 / 1e9  # noqa: B023 (called at once)
+    return {"gmac": macs, "paper_gmac": PAPER_GMACS[model.config["variant"]], "paper_size": PAPER_GMACS_SIZE}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", nargs="+", choices=sorted(NETWORKS), default=["afunet"],
+                   help="network(s) to time, one after another in this process, side by side when several "
+                        "(default: %(default)s)")  # fmt: skip
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--full", action="store_true", help="also time a full 1000x1500 frame (minutes on a CPU)")
+    p.add_argument("--batch", type=int, default=6, help="training-step batch (default: %(default)s)")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--no_memory", action="store_true", help="skip the peak-memory subprocesses")
+    p.add_argument("--tile", type=int, default=None, help="also time tiled inference (test.py --tile N)")
+    p.add_argument("--tile_frame", default="1000x1500", help="frame for --tile, HxW (default: %(default)s)")
+    p.add_argument("--amp", choices=["bf16", "fp16"], default=None,
+                   help="also time 256x256 inference and the training step under autocast")  # fmt: skip
+    p.add_argument("--compile", action="store_true", help="also time torch.compile(model): 256x256 and training")
+    p.add_argument("--grad_checkpoint", action="store_true", help="also time the checkpointed training step")
+    p.add_argument("--huge_pages", action="store_true",
+                   help="CPU: also time 256x256 inference, the training step and, with --full, the full frame "
+                        "in fresh processes with transparent huge pages (THP_MEM_ALLOC_ENABLE=1, as test.py "
+                        "runs)")  # fmt: skip
+    p.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
+    add_arguments(p)
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    if args.compare_official:
+        if args.model != ["afunet"]:
+            raise UserError(f"--compare_official times the official AFUNet code, not {' '.join(args.model)}")
+        return compare_official(args)
+    mm_before = matmul_flops_per_s(device)
+    infos = [bench_network(args, network, device) for network in dict.fromkeys(args.model)]
+    mm = (mm_before + matmul_flops_per_s(device)) / 2
+    for r in (r for info in infos for r in info["results"]):
+        r["gflop_per_s"] = r["gflop"] / r["seconds"]
+        r["efficiency"] = r["gflop_per_s"] * 1e9 / mm
+    info = {"device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "matmul_gflop_per_s": mm / 1e9, "networks": infos}  # fmt: skip
+    print(f"{device}, {info['threads']} threads, torch {info['torch']}; "
+          f"dense 2048x2048 float32 matmul: {mm / 1e9:.1f} GFLOP/s")  # fmt: skip
+    for one in infos:
+        print_network(one)
+    if len(infos) > 1:
+        print("\nside by side (same process):", *side_by_side(infos), sep="\n")
     if args.json:
         args.json.write_text(json.dumps(info, indent=2) + "\n")
     return 0

@@ -8,11 +8,12 @@ import torch
 from conftest import ROOT, shared_path
 from torch import nn
 
-from models import AFUNet
+from models import AFUNet, build_model
 from utils.engine.inference import predict_tiled
 
 sys.path.insert(0, str(ROOT / "scripts"))  # importable by name, as the spawned memory-measuring process needs
 import benchmark  # noqa: E402
+from bench_report import side_by_side  # noqa: E402
 
 
 class CountingNet(nn.Module):
@@ -67,3 +68,26 @@ def test_side_by_side_with_the_official_code_gives_its_outputs_and_both_timings(
     assert [r["case"] for r in rows] == ["inference 64x40", "train step batch 1 128x128"]
     assert rows[0]["max_abs_err"] <= 1e-5  # the official implementation itself computes our outputs
     assert all(r["ours_s"] > 0 and r["official_s"] > 0 and r["gflop"] > 0 for r in rows)
+
+
+def test_sthdr_multiply_accumulates_sit_beside_table_4_and_afunet_has_no_paper_figure():
+    """The spec's count for HSS (11.37 G at 256x256, 15 % below Table 4's 13.42 G), four times it at 512x512."""
+    cpu = torch.device("cpu")
+    paper = benchmark.paper_macs(build_model("sthdr", variant="HSS").eval(), cpu)
+    assert paper["paper_gmac"] == 13.4207 and paper["paper_size"] == 256
+    assert paper["gmac"][256] == pytest.approx(11.37, abs=0.01)
+    assert paper["gmac"][512] == pytest.approx(4 * paper["gmac"][256], rel=1e-3)
+    assert benchmark.paper_macs(AFUNet(), cpu) is None
+
+
+def test_side_by_side_gives_each_network_its_time_memory_and_ratio_on_the_cases_all_ran():
+    def info(model, seconds, extra=()):
+        rows = [{"case": "inference 256x256", "seconds": seconds, "peak_rss_mib": 400.0},
+                {"case": "train step", "seconds": 2 * seconds}, *extra]  # fmt: skip
+        return {"model": model, "results": rows}
+
+    lines = side_by_side([info("afunet", 2.0, [{"case": "full frame", "seconds": 9.0}]), info("sthdr", 0.5)])
+    assert lines[0] == "| case | AFUNet s | AFUNet MiB | STHDR s | STHDR MiB | STHDR / AFUNet |"
+    assert lines[1].count("---") == 6 and len(lines) == 4
+    assert lines[2] == "| inference 256x256 | 2.000 | 400 | 0.500 | 400 | 0.25x |"
+    assert lines[3] == "| train step | 4.000 |  | 1.000 |  | 0.25x |"

@@ -2,8 +2,8 @@
 are in ``models/sthdr/README.md``."""
 
 from .deform import ModulatedDeformConv, deform_conv2d
-from .network import PAPER_PARAMETERS, STHDR, VARIANTS, MergeNet
+from .network import PAPER_GMACS, PAPER_GMACS_SIZE, PAPER_PARAMETERS, STHDR, VARIANTS, MergeNet
 from .parts import SAM, SCM, AlignNet, GCBGate, HIBlock, UNetStage
 
-__all__ = ["SAM", "SCM", "AlignNet", "GCBGate", "HIBlock", "MergeNet", "ModulatedDeformConv", "PAPER_PARAMETERS",
-           "STHDR", "UNetStage", "VARIANTS", "deform_conv2d"]  # fmt: skip
+__all__ = ["SAM", "SCM", "AlignNet", "GCBGate", "HIBlock", "MergeNet", "ModulatedDeformConv", "PAPER_GMACS",
+           "PAPER_GMACS_SIZE", "PAPER_PARAMETERS", "STHDR", "UNetStage", "VARIANTS", "deform_conv2d"]  # fmt: skip

@@ -19,6 +19,9 @@ REFERENCE_HDR = slice(6, 9)  # H_2, the reference exposure's linear image (datas
 VARIANTS = {"SCM_MS": (3, 2, True), "SCM_SS": (1, 2, True), "MS": (3, 2, False), "SS": (1, 2, False),
             "HSS": (1, 1, False)}  # fmt: skip
 PAPER_PARAMETERS = {"SCM_MS": 1.5641e6, "SCM_SS": 1.5514e6, "MS": 1.4598e6, "SS": 1.4195e6, "HSS": 0.6793e6}
+# Table 4's "FLOPs(G)" [L212-L216]: multiply-accumulates of a 256x256 input (U27), though [L220] says 512x512
+PAPER_GMACS = {"SCM_MS": 48.1668, "SCM_SS": 36.7321, "MS": 37.1876, "SS": 27.2021, "HSS": 13.4207}
+PAPER_GMACS_SIZE = 256
 
 
 class MergeNet(nn.Module):
