@@ -1,9 +1,10 @@
 """Shared test fixtures: the shipped official-equivalence data (tests/fixtures), paths into ../shared
-(skipped with a reason when it is absent), and small synthetic scenes."""
+(skipped with a reason when it is absent), small synthetic scenes and network inputs."""
 
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -49,3 +50,11 @@ def synth_scenes(
 
     synthesize(out, LAYOUTS[layout], scenes, seed, size, sources=[], procedural_fraction=1.0)
     return out
+
+
+def sample_input(b: int = 1, h: int = 32, w: int = 32, seed: int = 0) -> torch.Tensor:
+    """A random (b, 18, h, w) network input in the repository's layout (per exposure [ldr**2.2/t, ldr])."""
+    g = torch.Generator().manual_seed(seed)
+    ldr = torch.rand(b, 3, 3, h, w, generator=g)
+    hdr = ldr**2.2 / torch.tensor([1.0, 4.0, 16.0]).view(1, 3, 1, 1, 1)
+    return torch.cat([hdr, ldr], dim=2).reshape(b, 18, h, w)

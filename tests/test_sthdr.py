@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import synth_scenes
+from conftest import sample_input, synth_scenes
 
 import test as test_script
 import train as train_script
@@ -22,13 +22,6 @@ from utils.pyramid import down_to
 
 # exact parameter counts of each variant (the spec's budget, sthdr-spec.md)
 COUNTS = {"SCM_MS": 1_523_694, "SCM_SS": 1_519_534, "MS": 1_396_390, "SS": 1_392_230, "HSS": 646_435}
-
-
-def sample_input(b: int = 1, h: int = 32, w: int = 32, seed: int = 0) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    ldr = torch.rand(b, 3, 3, h, w, generator=g)
-    hdr = ldr**2.2 / torch.tensor([1.0, 4.0, 16.0]).view(1, 3, 1, 1, 1)
-    return torch.cat([hdr, ldr], dim=2).reshape(b, 18, h, w)
 
 
 def test_training_returns_three_scales_and_eval_the_full_image_at_odd_sizes():

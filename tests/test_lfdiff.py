@@ -1,0 +1,102 @@
+"""LF-Diff stage 1: the parameter budget of every module and variant, shapes at any size, the FRM's exact
+frequency split, the PIM's 3 x 60 attention over the prior's channels, the prior's effect and gradients."""
+
+import re
+
+import pytest
+import torch
+from conftest import sample_input
+
+from models.common import count_parameters
+from models.lfdiff import AM, FRM, MDTA, PAPER_PARAMETERS, PIM, LFDiff, LPENet
+
+# exact counts (lfdiff-spec.md §5): (variant, frm_depth) -> parameters
+COUNTS = {("baseline", 2): 4_884_711, ("s1", 2): 5_069_361, ("baseline", 1): 2_753_655, ("s1", 1): 3_081_549}
+MODULES = {
+    "AM": (AM, {}, 496_320),
+    "FRM d=1": (FRM, {"depth": 1}, 185_271),
+    "FRM d=2": (FRM, {}, 362_859),
+    "PIM d=1": (PIM, {"depth": 1}, 177_064),
+    "PIM d=2": (PIM, {}, 306_904),
+    "LPENet": (LPENet, {}, 352_515),
+}
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_each_module_has_its_budgeted_parameters(name):
+    cls, kwargs, count = MODULES[name]
+    assert count_parameters(cls(**kwargs)) == count
+
+
+@pytest.mark.parametrize("variant, depth", COUNTS)
+def test_each_variant_has_its_count_and_the_default_depth_is_within_5_percent_of_table_3(variant, depth):
+    count = count_parameters(LFDiff(variant, frm_depth=depth))
+    assert count == COUNTS[variant, depth]
+    if depth == 2:
+        assert abs(count / PAPER_PARAMETERS[variant] - 1) < 0.05
+
+
+@pytest.mark.parametrize("size", [(32, 40), (30, 37)])
+def test_any_size_comes_back_at_its_own_size_in_0_1(size):
+    torch.manual_seed(0)
+    x, label = sample_input(2, *size), torch.rand(2, 3, *size)
+    for variant in ("s1", "baseline"):
+        with torch.no_grad():
+            out = LFDiff(variant, frm_depth=1)(x, label)
+        assert out.shape == (2, 3, *size) and 0 < out.min() and out.max() < 1
+
+
+def test_the_stage_1_prior_is_the_labels_and_the_baseline_reads_none():
+    torch.manual_seed(0)
+    x, label = sample_input(1, 16, 16), torch.rand(1, 3, 16, 16)
+    s1, baseline = LFDiff("s1", frm_depth=1).eval(), LFDiff("baseline", frm_depth=1).eval()
+    with torch.no_grad():
+        assert not torch.equal(s1(x, label), s1(x, label * 0.5))
+        assert torch.equal(baseline(x, label), baseline(x))
+    assert LPENet()(torch.rand(2, 3, 32, 48)).shape == (2, 3, 8, 12)
+    with pytest.raises(ValueError, match=r"model\(x, label\)"):
+        s1(x)
+
+
+def test_the_frm_split_is_exact_and_both_bands_have_their_sizes():
+    f = torch.randn(2, 60, 16, 24)
+    for module, k in ((FRM(depth=1), 2), (PIM(depth=1), 4)):
+        f_low, f_high = module.split(f)
+        assert f_low.shape == (2, 60, 16 // k, 24 // k) and f_high.shape == f.shape
+        torch.testing.assert_close(module.upsample(f_low) + f_high, f, rtol=0, atol=1e-6)
+        assert torch.allclose(f_low, f.unfold(2, k, k).unfold(3, k, k).mean((-1, -2)), atol=1e-6)
+
+
+def test_the_pim_attention_is_3_by_60_per_image_and_a_softmax_over_the_prior_channels():
+    torch.manual_seed(0)
+    pim = PIM(depth=1)
+    out = pim(torch.randn(2, 60, 16, 20), torch.randn(2, 3, 4, 5))
+    attention = pim.low.last_attention
+    assert out.shape == (2, 60, 16, 20) and attention.shape == (2, 3, 60)
+    torch.testing.assert_close(attention.sum(dim=1), torch.ones(2, 60))
+    with pytest.raises(ValueError, match="prior z"):
+        pim(torch.randn(1, 60, 16, 20))
+
+
+def test_the_frm_self_attention_is_6_heads_of_10_channels():
+    mdta = MDTA(60, 6)
+    assert mdta.temperature.shape == (6, 1, 1) and mdta(torch.randn(1, 60, 8, 8)).shape == (1, 60, 8, 8)
+
+
+@pytest.mark.parametrize("variant", ["s1", "baseline"])
+def test_the_gradient_reaches_every_parameter(variant):
+    """Every parameter is in the graph, and all but a dead channel-attention unit's get a non-zero gradient."""
+    torch.manual_seed(0)
+    model = LFDiff(variant, frm_depth=1)
+    model(sample_input(1, 16, 16), torch.rand(1, 3, 16, 16)).mean().backward()
+    grads = {name: p.grad for name, p in model.named_parameters()}
+    assert not [name for name, g in grads.items() if g is None]
+    # a channel attention's 3 hidden ReLUs may all be off for one input: the convs around them then get zeros
+    zero = [name for name, g in grads.items() if not g.abs().sum() > 0]
+    assert all(re.search(r"\.ca\.gate\.(1\.|3\.weight)", name) for name in zero) and len(zero) < len(grads) // 20
+
+
+@pytest.mark.parametrize("kwargs, message", [({"variant": "s2"}, "variant must be"), ({"frm_depth": 3}, "frm_depth")])
+def test_bad_configurations_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        LFDiff(**kwargs)
