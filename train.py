@@ -1,4 +1,5 @@
-"""Train AFUNet (default) or STHDR (--model sthdr) with its paper's recipe, or another recipe.
+"""Train AFUNet (default), STHDR (--model sthdr) or LF-Diff's first stage (--model lfdiff) with its
+paper's recipe, or another recipe.
 
 AFUNet   paper:    batch 6, 128x128 crops, rotations + flips, L1 + 0.005 VGG-19 perceptual loss (mu-law)
          official: batch 4, 128x128 crops, flips only,        L1 + 0.005 FFT loss
@@ -6,6 +7,8 @@ AFUNet   paper:    batch 6, 128x128 crops, rotations + flips, L1 + 0.005 VGG-19 
 STHDR    sthdr:          batch 16, 256x256 crops, rotations + flips, mu-law L1 at each of the 3 scales,
                          Adam 1e-4, cosine to 1e-6, 800 epochs of scenes x 100 crops
          sthdr_finetune: batch 8, 384x384 crops, 20 epochs (start it with --init_weights)
+LF-Diff  lfdiff (stage 1): batch 64, 128x128 crops (308 per scene and epoch), rotations + flips, mu-law L1
+                 + 0.01 VGG-19 perceptual, Adam 1e-4 x0.1 every 50 epochs, 300 epochs
 Seed 443. Every field of a recipe can be overridden. Ctrl-C / SIGTERM saves latest.pth and exits; --resume auto
 continues exactly where a run stopped. On several GPUs or machines, start it with torchrun:
     torchrun --nproc_per_node 4 train.py ...   (--batch_size stays the global batch)
@@ -16,7 +19,7 @@ import sys
 
 from datasets.layouts import add_dataset_arguments
 from datasets.training import AUGMENTATIONS
-from models import COMPONENTS, NETWORKS, PARADIGMS, VARIANTS
+from models import COMPONENTS, NETWORK_VARIANTS, NETWORKS, PARADIGMS
 from utils.cli import run_cli
 from utils.engine.schedule import DEFAULT_RECIPE, RECIPES
 from utils.losses import LOSSES
@@ -38,6 +41,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     r.add_argument("--patch_size", type=int, default=None, help="AFUNet 128, sthdr 256, sthdr_finetune 384")
     r.add_argument("--lr", type=float, default=None, help="AFUNet 5e-4, STHDR 1e-4")
     r.add_argument("--lr_min", type=float, default=None, help="AFUNet 5e-6, STHDR 1e-6")
+    r.add_argument("--lr_step", type=int, default=None,
+                   help="rate x0.1 every N epochs instead of the cosine decay (lfdiff 50; else 0)")  # fmt: skip
+    r.add_argument("--perceptual_weight", type=float, default=None,
+                   help="weight of the vgg or fft term (AFUNet 0.005, lfdiff 0.01)")  # fmt: skip
     r.add_argument("--seed", type=int, default=443)
     r.add_argument("--num_workers", type=int, default=4)
     r.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, ...")
@@ -49,8 +56,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     m = p.add_argument_group("model")
     m.add_argument("--model", choices=sorted(NETWORKS), default=None,
                    help="network (default: the recipe's; afunet without --recipe)")  # fmt: skip
-    m.add_argument("--variant", choices=list(VARIANTS), default="SCM_MS",
-                   help="STHDR: ablation of its Table 4 (default: %(default)s, the full model)")  # fmt: skip
+    m.add_argument("--variant", choices=[v for vs in NETWORK_VARIANTS.values() for v in vs], default=None,
+                   help="STHDR: a Table 4 ablation (default SCM_MS, the full model); LF-Diff: s1 (default, the "
+                        "first stage: the prior read from the label) or baseline (no prior), its Table 3")  # fmt: skip
+    m.add_argument(
+        "--frm_depth",
+        type=int,
+        choices=[1, 2],
+        default=None,
+        help="LF-Diff: residual and Restormer blocks per FRM branch (default 2; 1: the text's reading)",
+    )
+    m.add_argument("--stage", type=int, choices=[1], default=1,
+                   help="LF-Diff: training stage (1: DHRNet with the label's prior; the diffusion stage 2 is "
+                        "not implemented yet)")  # fmt: skip
     m.add_argument("--stages", type=int, default=4, help="AFUNet: T, number of unfolding stages (default: 4)")
     m.add_argument("--components", choices=sorted(COMPONENTS), default="full", help="AFUNet: M1-M4 ablations")
     m.add_argument("--paradigm", choices=PARADIGMS, default="AF", help="AFUNet: AF or FA (paper Table 6)")
@@ -82,6 +100,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for key, value in RECIPES[args.recipe].items():
         if getattr(args, key) is None:
             setattr(args, key, value)
+    args.lr_step = args.lr_step or 0
+    if args.variant and args.variant not in NETWORK_VARIANTS.get(args.model, []):
+        p.error(f"--variant {args.variant} is not a variant of {args.model} "
+                f"({', '.join(NETWORK_VARIANTS.get(args.model, [])) or 'it has none'})")  # fmt: skip
+    if args.frm_depth and args.model != "lfdiff":
+        p.error(f"--frm_depth is an LF-Diff option, not one of {args.model}")
     args.logdir = args.logdir or f"runs/{args.model}"
     return args
 

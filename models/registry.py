@@ -13,16 +13,22 @@ from utils.checkpoint import read_checkpoint
 from utils.errors import CheckpointError
 
 from .afunet import AFUNet
+from .lfdiff import VARIANTS as LFDIFF_VARIANTS
+from .lfdiff import LFDiff
 from .official import load_pretrained
 from .sthdr import STHDR
+from .sthdr import VARIANTS as STHDR_VARIANTS
 
-NETWORKS: dict[str, type[nn.Module]] = {"afunet": AFUNet, "sthdr": STHDR}
+NETWORKS: dict[str, type[nn.Module]] = {"afunet": AFUNet, "sthdr": STHDR, "lfdiff": LFDiff}
+# each network's --variant values, its default first (AFUNet's ablations have their own switches)
+NETWORK_VARIANTS = {"sthdr": list(STHDR_VARIANTS), "lfdiff": list(LFDIFF_VARIANTS)}
 DEFAULT = "afunet"
 # the bundled demo weights of each network (pretrain_model/README.md)
 DEMO_WEIGHTS = {name: Path(__file__).resolve().parents[1] / "pretrain_model" / f"{file}_synthetic.pth"
                 for name, file in (("afunet", "AFUNet"), ("sthdr", "STHDR"))}  # fmt: skip
 # train.py options that are constructor arguments of each network (the rest of a config keeps its default)
-CLI_OPTIONS = {"afunet": ("stages", "components", "paradigm", "drop_path_rate"), "sthdr": ("variant",)}
+CLI_OPTIONS = {"afunet": ("stages", "components", "paradigm", "drop_path_rate"), "sthdr": ("variant",),
+               "lfdiff": ("variant", "frm_depth")}  # fmt: skip
 
 
 def build_model(name: str = DEFAULT, **config: Any) -> nn.Module:
@@ -35,6 +41,11 @@ def build_model(name: str = DEFAULT, **config: Any) -> nn.Module:
 def network_name(model: nn.Module) -> str:
     """The registry name of a built network."""
     return getattr(type(model), "NAME", DEFAULT)
+
+
+def needs_label(model: nn.Module) -> bool:
+    """True for a network whose forward reads the label too (LF-Diff's first stage: an oracle)."""
+    return bool(getattr(model, "needs_label", False))
 
 
 def checkpoint_config(model: nn.Module) -> dict[str, Any]:

@@ -1,14 +1,23 @@
 """LF-Diff stage 1: the parameter budget of every module and variant, shapes at any size, the FRM's exact
-frequency split, the PIM's 3 x 60 attention over the prior's channels, the prior's effect and gradients."""
+frequency split, the PIM's 3 x 60 attention over the prior's channels, the prior's effect and gradients;
+its recipe and options, exact resume, test.py as an oracle, merge.py's refusal."""
 
+import json
 import re
 
 import pytest
 import torch
-from conftest import sample_input
+from conftest import ROOT, sample_input, synth_scenes
 
+import merge as merge_script
+import test as test_script
+import train as train_script
 from models.common import count_parameters
 from models.lfdiff import AM, FRM, MDTA, PAPER_PARAMETERS, PIM, LFDiff, LPENet
+from utils.cli import run_cli
+from utils.engine.schedule import learning_rate
+from utils.engine.trainer import run_training
+from utils.losses import build_loss
 
 # exact counts (lfdiff-spec.md §5): (variant, frm_depth) -> parameters
 COUNTS = {("baseline", 2): 4_884_711, ("s1", 2): 5_069_361, ("baseline", 1): 2_753_655, ("s1", 1): 3_081_549}
@@ -100,3 +109,64 @@ def test_the_gradient_reaches_every_parameter(variant):
 def test_bad_configurations_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         LFDiff(**kwargs)
+
+
+def test_the_lfdiff_recipe_is_the_papers_and_steps_its_rate_every_50_epochs():
+    args = train_script.parse_args(["--model", "lfdiff", "--dataset_dir", "x"])
+    assert (args.recipe, args.lr, args.lr_step, args.batch_size, args.patch_size, args.epochs, args.loss) == (
+        "lfdiff", 1e-4, 50, 64, 128, 300, "vgg")  # fmt: skip
+    assert args.perceptual_weight == 0.01 and args.variant is None and args.stage == 1
+    assert [learning_rate(e, 300, 1e-4, 0, 50) for e in (1, 50, 51, 101)] == pytest.approx([1e-4, 1e-4, 1e-5, 1e-6])
+    assert train_script.parse_args(["--dataset_dir", "x"]).lr_step == 0  # AFUNet keeps its cosine
+    assert build_loss("fft", None, 0.01).eta == 0.01 and build_loss("fft").eta == 0.005
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--model", "lfdiff", "--variant", "SS"], "--variant SS is not a variant of lfdiff (s1, baseline)"),
+    (["--model", "afunet", "--variant", "s1"], "--variant s1 is not a variant of afunet (it has none)"),
+    (["--model", "sthdr", "--frm_depth", "1"], "--frm_depth is an LF-Diff option, not one of sthdr"),
+])  # fmt: skip
+def test_options_of_another_network_are_refused(argv, message, capsys):
+    with pytest.raises(SystemExit):
+        train_script.parse_args([*argv, "--dataset_dir", "x"])
+    assert message in capsys.readouterr().err
+
+
+def test_test_py_asks_for_lfdiff_weights_in_one_line(tmp_path, capsys):
+    assert run_cli(test_script.main, ["--model", "lfdiff", "--save_dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no bundled lfdiff weights" in err
+
+
+def lfdiff_args(data_dir, logdir, *extra):
+    return train_script.parse_args([
+        "--model", "lfdiff", "--frm_depth", "1", "--loss", "l1", "--dataset_dir", str(data_dir), "--logdir",
+        str(logdir), "--patch_size", "32", "--batch_size", "2", "--repeat", "3", "--epochs", "2", "--num_workers",
+        "0", "--log_every", "1", "--device", "cpu", *extra,
+    ])  # fmt: skip
+
+
+@pytest.mark.slow
+def test_stage_1_resumes_exactly_and_test_py_scores_it_as_an_oracle(tmp_path, capsys):
+    data_dir = synth_scenes(tmp_path / "Kal" / "Training", scenes=2, size=(40, 48), seed=5).parent
+    synth_scenes(data_dir / "Test" / "Test-set", scenes=1, size=(36, 42), seed=6)
+    assert run_training(lfdiff_args(data_dir, tmp_path / "straight")) == 0
+    assert run_training(lfdiff_args(data_dir, tmp_path / "split", "--max_iters", "4")) == 0
+    assert run_training(lfdiff_args(data_dir, tmp_path / "split", "--resume", "auto")) == 0
+    a, b = (torch.load(tmp_path / run / "latest.pth") for run in ("straight", "split"))
+    assert a["iteration"] == b["iteration"] == 6 and a["config"] == {"model": "lfdiff", "variant": "s1",
+                                                                     "frm_depth": 1, "c": 60}  # fmt: skip
+    assert all(torch.equal(v, b["model"][k]) for k, v in a["model"].items())
+    assert run_training(lfdiff_args(data_dir, tmp_path / "base", "--variant", "baseline", "--max_iters", "2")) == 0
+    for run, oracle in (("split", True), ("base", False)):
+        capsys.readouterr()
+        argv = ["--dataset", "kalantari", "--dataset_dir", str(data_dir), "--device", "cpu", "--pretrained_model",
+                str(tmp_path / run / "latest.pth"), "--save_dir", str(tmp_path / f"out_{run}")]  # fmt: skip
+        assert run_cli(test_script.main, argv) == 0
+        assert ("oracle: this LF-Diff stage-1 network" in capsys.readouterr().out) == oracle
+        result = json.loads((tmp_path / f"out_{run}" / "results.json").read_text())
+        assert result["oracle"] == oracle and "multiple of 4" in result["protocol"] and len(result["scenes"]) == 1
+    brackets = str(ROOT / "samples" / "brackets")
+    argv = [brackets, "--out", str(tmp_path / "m.exr"), "--pretrained_model", str(tmp_path / "split" / "latest.pth")]
+    assert run_cli(merge_script.main, argv) == 1
+    assert "reads its prior from the label" in capsys.readouterr().err

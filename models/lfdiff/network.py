@@ -12,7 +12,7 @@ from .modules import AM, FRM, PIM, LPENet, conv3x3
 
 IN_CHANNELS = 18
 # Table 3 [L212, L228-L232]: prior the PIMs read; "baseline" has no PIM (each replaced by an FRM)
-VARIANTS = {"baseline": None, "s1": "gt"}
+VARIANTS = {"s1": "gt", "baseline": None}
 PAPER_PARAMETERS = {"baseline": 5.09e6, "s1": 5.24e6}
 MULTIPLE = 4  # PixelUnshuffle 4 and the PIM's avgpool 4 [L172] (U22)
 
@@ -49,6 +49,9 @@ class LFDiff(nn.Module):
     """
 
     NAME = "lfdiff"
+    MULTI_OUTPUT = False
+    TEST_PAD = MULTIPLE  # the test protocol pads only what the network needs (U22): its attention is global
+    grad_checkpoint: bool = False
 
     def __init__(self, variant: str = "s1", frm_depth: int = 2, c: int = 60) -> None:
         super().__init__()

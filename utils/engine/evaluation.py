@@ -12,7 +12,9 @@ from torch import nn
 from tqdm import tqdm
 
 from datasets.testing import TestDataset
+from models import needs_label
 from utils.device import sync_device
+from utils.errors import UserError
 from utils.hdr_io import read_hdr, write_hdr, write_png
 from utils.metrics import METRICS, all_metrics
 from utils.tonemap import mu_law_8bit
@@ -43,6 +45,9 @@ def evaluate(
         raise ValueError("HDR-VDP-2 scores the saved .hdr predictions: give save_dir")
     if hdrvdp_recipe:  # imported here: pyrtools and its imports cost half a second a run without the column
         from utils.metrics.hdrvdp.recipes import score
+    oracle = needs_label(model)
+    if oracle and tile:
+        raise UserError("a network that reads the label (LF-Diff stage 1) is evaluated on full frames: drop --tile")
     model.eval()
     rows, unlabeled = [], []
     bar = tqdm(range(len(dataset)), desc="testing", unit="scene", disable=not progress)
@@ -50,7 +55,10 @@ def evaluate(
         item = dataset[i]
         x = item["input"][None].to(device)
         start = time.perf_counter()
-        pred = predict_tiled(model, x, tile, overlap) if tile else predict_full(model, x)
+        if oracle and not item["has_label"]:
+            raise UserError(f"scene {item['name']}: LF-Diff stage 1 reads its prior from the label, and it has none")
+        label_in = item["label"][None].to(device) if oracle else None
+        pred = predict_tiled(model, x, tile, overlap) if tile else predict_full(model, x, label=label_in)
         sync_device(device)
         seconds = time.perf_counter() - start
         pred = pred[0].float().cpu().numpy()

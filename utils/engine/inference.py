@@ -11,10 +11,17 @@ TILE_OVERLAP = 32  # default overlap of neighbouring tiles, in pixels
 
 
 @torch.inference_mode()
-def predict_full(model: nn.Module, x: torch.Tensor, multiple: int = TEST_PAD) -> torch.Tensor:
-    """Official protocol: (B, 18, H, W) -> (B, 3, H, W), one pass over the reflect-padded frame."""
+def predict_full(
+    model: nn.Module, x: torch.Tensor, multiple: int | None = None, label: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Official protocol: (B, 18, H, W) -> (B, 3, H, W), one pass over the frame reflect-padded to a multiple
+    of ``multiple`` (default: the network's ``TEST_PAD``, else the official 128). ``label`` (B, 3, H, W),
+    padded alike, goes to a network that reads it (LF-Diff's first stage)."""
     h, w = x.shape[-2:]
-    return model(pad_to_multiple(x, multiple))[:, :, :h, :w]
+    multiple = multiple or getattr(model, "TEST_PAD", TEST_PAD)
+    if label is None:
+        return model(pad_to_multiple(x, multiple))[:, :, :h, :w]
+    return model(pad_to_multiple(x, multiple), pad_to_multiple(label, multiple))[:, :, :h, :w]
 
 
 def tile_starts(size: int, tile: int, stride: int) -> list[int]:

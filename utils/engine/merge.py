@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from datasets.inputs import GAMMA, make_input
-from models import DEMO_WEIGHTS, load_model
+from models import DEMO_WEIGHTS, load_model, needs_label
 from utils import align
 from utils.checkpoint import check_writable
 from utils.device import resolve_device
@@ -200,6 +200,9 @@ def run_merge(args: Any) -> int:
     frames = choose_three(exposures(collect(args.inputs), args.ev, args.times))
     load_frames(frames)
     model, ckpt = load_model(weights)
+    if needs_label(model):
+        raise UserError(f"{weights}: LF-Diff stage 1 reads its prior from the label, which photos do not have "
+                        f"(merge with a --variant baseline checkpoint)")  # fmt: skip
     print(f"weights: {weights} ({describe_weights(ckpt)})")
     report = align_frames(frames, args.align)
     print(table(frames))

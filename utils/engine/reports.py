@@ -32,7 +32,7 @@ PAPER_RESULTS = {
     ("sthdr", "SS"): {"kalantari": _row(41.6693, 39.8216, 0.9869, 0.9833, 59.3218)},
     ("sthdr", "HSS"): {"kalantari": _row(39.3389, 38.7547, 0.9809, 0.9809, 54.9542)},
 }
-NAMES = {"afunet": "AFUNet", "sthdr": "STHDR"}
+NAMES = {"afunet": "AFUNet", "sthdr": "STHDR", "lfdiff": "LF-Diff"}
 
 
 def network_label(config: dict[str, Any] | None) -> str:

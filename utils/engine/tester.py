@@ -8,11 +8,12 @@ from typing import Any
 from datasets.layouts import LAYOUTS, Layout, layout_from_args
 from datasets.samples import SAMPLES_DIR, TEST_PATH, ensure_samples
 from datasets.testing import TestDataset
-from models import DEMO_WEIGHTS, checkpoint_config, load_model, network_name
+from models import DEMO_WEIGHTS, checkpoint_config, load_model, needs_label, network_name
 from utils.device import resolve_device
 from utils.errors import UserError
 
 from .evaluation import evaluate
+from .inference import TEST_PAD
 from .reports import write_reports
 
 
@@ -29,6 +30,8 @@ def test_set_from_args(args: Any) -> tuple[Layout, Path, str | None]:
 def run_test(args: Any) -> int:
     """test.py: load the checkpoint, evaluate the test split, write and print the tables."""
     device = resolve_device(args.device)
+    if not args.pretrained_model and (args.model or "afunet") not in DEMO_WEIGHTS:
+        raise UserError(f"no bundled {args.model} weights: give its checkpoint with --pretrained_model")
     checkpoint = args.pretrained_model or DEMO_WEIGHTS[args.model or "afunet"]
     model, ckpt = load_model(checkpoint)  # before the data: a bad file is reported at once
     if args.model and network_name(model) != args.model:
@@ -38,16 +41,22 @@ def run_test(args: Any) -> int:
     dataset = TestDataset(root, layout)
     save_dir = Path(args.save_dir)
     print(f"{len(dataset)} scenes in {root}; checkpoint {checkpoint}; device {device}")
+    oracle = needs_label(model)
+    if oracle:
+        print("oracle: this LF-Diff stage-1 network reads its prior from each scene's label (Table 3's s1), "
+              "an upper bound, not a result from the photos alone")  # fmt: skip
     ppd = args.hdrvdp_ppd
     recipe = args.hdrvdp or ("sctnet" if ppd else None)
     result = evaluate(model, dataset, device, save_dir, args.save_inputs, args.tile, args.tile_overlap,
                       hdrvdp_recipe=recipe, hdrvdp_ppd=ppd)  # fmt: skip
-    protocol = None
+    protocol, pad = None, getattr(model, "TEST_PAD", TEST_PAD)
+    if pad != TEST_PAD:
+        protocol = f"full frame, reflect-padded to a multiple of {pad} (the network's own), one pass, float32"
     if args.tile:
         protocol = f"tiled: {args.tile}x{args.tile} tiles, {args.tile_overlap} px overlap (not the paper protocol)"
     meta = {"checkpoint": str(checkpoint), "model_config": checkpoint_config(model),
             "checkpoint_meta": ckpt.get("meta"), "dataset": layout.__dict__, "test_root": str(root),
-            "device": str(device), "protocol": protocol,
+            "device": str(device), "protocol": protocol, "oracle": oracle,
             "hdrvdp2": hdrvdp_setting(recipe, ppd)}  # fmt: skip
     table = write_reports(result, save_dir, meta, paper_row)
     print(table)

@@ -15,7 +15,7 @@ from datasets.layouts import layout_from_args
 from datasets.scene import list_scenes
 from datasets.testing import TestDataset
 from datasets.training import TrainingDataset
-from models import CLI_OPTIONS, NETWORKS, build_model, checkpoint_config, count_parameters, load_pretrained
+from models import CLI_OPTIONS, NETWORKS, build_model, checkpoint_config, count_parameters, load_pretrained, needs_label
 from utils.checkpoint import atomic_save, check_writable, read_checkpoint
 from utils.device import autocast, resolve_device
 from utils.errors import CheckpointError, UserError
@@ -27,7 +27,7 @@ from .distributed import RankBatches, Ranks
 from .evaluation import evaluate
 from .faults import StopFlag, TrainingDiverged
 from .monitor import RunLog, tensorboard_available
-from .schedule import EpochSampler, cosine_lr
+from .schedule import EpochSampler, learning_rate
 
 CHECKPOINT_SPACE = 64 * 2**20  # free bytes required in the run folder before training starts
 RESUME_KEYS = ("model", "optimizer", "epoch", "iter_in_epoch", "iteration", "best", "rng")
@@ -72,11 +72,12 @@ class Trainer:
             vgg = VGG19Features()
             if not args.vgg_random_init_for_tests:
                 vgg.load_imagenet(args.vgg_weights)
-        self.loss_fn = build_loss(args.loss, vgg).to(self.device)
+        self.loss_fn = build_loss(args.loss, vgg, args.perceptual_weight).to(self.device)
         self.resume_from = self.resume_checkpoint()  # before the data: a wrong file is reported at once
         self.data, self.val_set, self.test_set = datasets_from_args(args)
         seed_everything(args.seed + self.ranks.rank)  # rank 0 as one process; DDP copies rank 0's weights
-        self.model = build_model(args.model, **{k: getattr(args, k) for k in CLI_OPTIONS[args.model]})
+        options = {k: getattr(args, k) for k in CLI_OPTIONS[args.model] if getattr(args, k) is not None}
+        self.model = build_model(args.model, **options)
         self.model.to(self.device).grad_checkpoint = args.grad_checkpoint
         if args.init_weights:
             load_pretrained(self.model, args.init_weights)
@@ -95,6 +96,7 @@ class Trainer:
             "model": self.model.state_dict(), "config": checkpoint_config(self.model),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": {"epoch": self.epoch, "lr": self.args.lr, "lr_min": self.args.lr_min,
+                          "lr_step": self.args.lr_step,
                           "epochs": self.args.epochs},
             "epoch": self.epoch, "iter_in_epoch": self.iter_in_epoch, "iteration": self.iteration,
             "best": self.best, "rng": rng, "args": vars(self.args), "world_size": self.ranks.world_size,
@@ -157,7 +159,7 @@ class Trainer:
         """One optimiser step on this rank's share; -> (mean loss of the global batch, stop on every rank)."""
         x, label = batch["input"].to(self.device), batch["label"].to(self.device)
         with autocast(self.device, self.args.amp):
-            pred = self.train_model(x)
+            pred = self.train_model(x, label) if needs_label(self.model) else self.train_model(x)
         loss, _ = self.loss_fn(pred, label)
         value, stop = distributed.reduce_step(loss, weight, stop_requested, self.ranks)
         if not math.isfinite(value):
@@ -176,7 +178,7 @@ class Trainer:
         return loader, batches
 
     def set_lr(self) -> float:
-        lr = cosine_lr(self.epoch, self.args.epochs, self.args.lr, self.args.lr_min)
+        lr = learning_rate(self.epoch, self.args.epochs, self.args.lr, self.args.lr_min, self.args.lr_step)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         return lr
