@@ -7,11 +7,13 @@ import re
 
 import pytest
 import torch
+import torch.nn.functional as F
 from conftest import ROOT, sample_input, synth_scenes
 
 import merge as merge_script
 import test as test_script
 import train as train_script
+from models import load_model
 from models.common import count_parameters
 from models.lfdiff import AM, FRM, MDTA, PAPER_PARAMETERS, PIM, LFDiff, LPENet
 from utils.cli import run_cli
@@ -170,3 +172,24 @@ def test_stage_1_resumes_exactly_and_test_py_scores_it_as_an_oracle(tmp_path, ca
     argv = [brackets, "--out", str(tmp_path / "m.exr"), "--pretrained_model", str(tmp_path / "split" / "latest.pth")]
     assert run_cli(merge_script.main, argv) == 1
     assert "reads its prior from the label" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_stage_1_learns_on_synthetic_crops(tmp_path):
+    """Measured: mu-law L1 on the held-out scene (the oracle reads its label) from 0.48 to 0.07 after 60
+    iterations; asserted: below half."""
+    from datasets import LAYOUTS, TestDataset
+    from utils.tonemap import mu_law
+
+    root = synth_scenes(tmp_path / "Kal" / "Training", scenes=6, size=(64, 80), seed=21).parent
+    args = lfdiff_args(root, tmp_path / "run", "--batch_size", "2", "--repeat", "20", "--epochs", "2", "--max_iters",
+                       "60", "--lr", "5e-4", "--val_scenes", "1", "--log_every", "20")  # fmt: skip
+    torch.manual_seed(args.seed)
+    model = LFDiff(frm_depth=1)
+    assert run_training(args) == 0
+    trained, _ = load_model(tmp_path / "run" / "latest.pth")
+    item = TestDataset(root / "Training", LAYOUTS["kalantari"])[5]
+    x, label = item["input"][None], item["label"][None]
+    with torch.no_grad():
+        before, after = (F.l1_loss(mu_law(m.eval()(x, label)), mu_law(label)).item() for m in (model, trained))
+    assert after < 0.5 * before, (before, after)
