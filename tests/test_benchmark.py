@@ -9,6 +9,7 @@ from conftest import ROOT, shared_path
 from torch import nn
 
 from models import AFUNet, build_model
+from utils.cli import run_cli
 from utils.engine.inference import predict_tiled
 
 sys.path.insert(0, str(ROOT / "scripts"))  # importable by name, as the spawned memory-measuring process needs
@@ -91,3 +92,9 @@ def test_side_by_side_gives_each_network_its_time_memory_and_ratio_on_the_cases_
     assert lines[1].count("---") == 6 and len(lines) == 4
     assert lines[2] == "| inference 256x256 | 2.000 | 400 | 0.500 | 400 | 0.25x |"
     assert lines[3] == "| train step | 4.000 |  | 1.000 |  | 0.25x |"
+
+
+def test_a_network_that_reads_the_label_is_not_timed(capsys):
+    assert run_cli(benchmark.main, ["--model", "afunet", "lfdiff", "--no_memory"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "lfdiff: its network reads the label" in err
