@@ -222,3 +222,18 @@ def test_tensorboard_holds_the_training_and_validation_scalars_and_previews(data
     assert run_training(train_script.parse_args(train_argv(data_dir, tmp_path / "off", "--no_tensorboard",
                                                            "--max_iters", "1"))) == 0  # fmt: skip
     assert not (tmp_path / "off" / "tensorboard").exists()
+
+
+@pytest.mark.slow
+def test_lfdiff_stage_1_reads_the_label_under_ddp_and_two_processes_train_the_weights_of_one(data_dir, tmp_path):
+    argv = ("--model", "lfdiff", "--frm_depth", "1", "--max_iters", "2", "--no_tensorboard")
+    one, two = (launch(train_argv(data_dir, tmp_path / run, *argv), n) for run, n in (("one", 0), ("two", 2)))
+    assert one.returncode == 0 and two.returncode == 0, two.stdout[-2000:]
+    a, b = (torch.load(tmp_path / run / "latest.pth") for run in ("one", "two"))
+    assert a["config"]["model"] == "lfdiff" and a["iteration"] == b["iteration"] == 2 and b["world_size"] == 2
+    # Adam divides by sqrt(v): where a gradient is near zero, summation-order noise moves a weight by up to a
+    # step; bounded by half the rate (1e-4), and the losses agree
+    diffs = [(v - b["model"][k]).abs() for k, v in a["model"].items() if v.is_floating_point()]
+    assert max(d.max().item() for d in diffs) <= 5e-5 and torch.cat([d.flatten() for d in diffs]).mean() < 1e-7
+    losses = [[r["loss"] for r in records(tmp_path / run) if r.get("kind") == "train"] for run in ("one", "two")]
+    assert losses[0] == pytest.approx(losses[1], abs=1e-5) and len(losses[0]) == 2
