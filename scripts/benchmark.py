@@ -174,9 +174,10 @@ def compare_official(args: argparse.Namespace) -> int:
     return 0
 
 
-def bench_network(args: argparse.Namespace, network: str, device: torch.device) -> dict:
-    """Every case the options ask for, timed on one network: {"model", "parameters", "results", "paper"}."""
-    model = build_model(network).to(device).eval()
+def bench_network(args: argparse.Namespace, network: str, model: torch.nn.Module, device: torch.device) -> dict:
+    """Every case the options ask for, timed on ``model``, the network named ``network``: {"model",
+    "parameters", "results", "paper"}."""
+    model = model.to(device).eval()
     train = dict(case="train", size=(128, 128), batch=args.batch)
     cases = [  # (timed row, what its peak memory is measured on)
         (bench_inference(model, (128, 128), device, args.warmup, args.runs), None),
@@ -266,12 +267,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.model != ["afunet"]:
             raise UserError(f"--compare_official times the official AFUNet code, not {' '.join(args.model)}")
         return compare_official(args)
-    for network in args.model:
-        if needs_label(build_model(network)):
+    models = {network: build_model(network) for network in args.model}
+    for network, model in models.items():
+        if needs_label(model):
             raise UserError(f"{network}: its network reads the label (LF-Diff's first stage); its timings come "
                             f"with the second stage, which makes the prior from the photos")  # fmt: skip
     mm_before = matmul_flops_per_s(device)
-    infos = [bench_network(args, network, device) for network in dict.fromkeys(args.model)]
+    infos = [bench_network(args, network, model, device) for network, model in models.items()]
     mm = (mm_before + matmul_flops_per_s(device)) / 2
     for r in (r for info in infos for r in info["results"]):
         r["gflop_per_s"] = r["gflop"] / r["seconds"]

@@ -10,6 +10,11 @@ TEST_PAD = 128  # the official test pads the frame's bottom/right to a multiple 
 TILE_OVERLAP = 32  # default overlap of neighbouring tiles, in pixels
 
 
+def frame_multiple(model: nn.Module) -> int:
+    """The multiple a network's test frame is reflect-padded to: its own ``TEST_PAD``, else the official 128."""
+    return getattr(model, "TEST_PAD", TEST_PAD)
+
+
 @torch.inference_mode()
 def predict_full(
     model: nn.Module, x: torch.Tensor, multiple: int | None = None, label: torch.Tensor | None = None
@@ -18,7 +23,7 @@ def predict_full(
     of ``multiple`` (default: the network's ``TEST_PAD``, else the official 128). ``label`` (B, 3, H, W),
     padded alike, goes to a network that reads it (LF-Diff's first stage)."""
     h, w = x.shape[-2:]
-    multiple = multiple or getattr(model, "TEST_PAD", TEST_PAD)
+    multiple = multiple or frame_multiple(model)
     if label is None:
         return model(pad_to_multiple(x, multiple))[:, :, :h, :w]
     return model(pad_to_multiple(x, multiple), pad_to_multiple(label, multiple))[:, :, :h, :w]

@@ -35,6 +35,12 @@ PAPER_RESULTS = {
 NAMES = {"afunet": "AFUNet", "sthdr": "STHDR", "lfdiff": "LF-Diff"}
 
 
+def full_frame_protocol(pad: int = TEST_PAD) -> str:
+    """The test protocol's line in results.json: one full-frame pass, reflect-padded to a multiple of ``pad``."""
+    own = "" if pad == TEST_PAD else " (the network's own)"
+    return f"full frame, reflect-padded to a multiple of {pad}{own}, one pass, float32"
+
+
 def network_label(config: dict[str, Any] | None) -> str:
     """'AFUNet', 'STHDR', 'STHDR HSS': the network of a checkpoint config, with a non-default variant."""
     config = config or {}
@@ -113,7 +119,7 @@ def write_reports(result: dict[str, Any], save_dir: Path, meta: dict[str, Any], 
             writer.writerow([r["scene"], *(f"{r[k]:.6f}" for k in cols), f"{r['seconds']:.3f}"])
         if result["mean"]:
             writer.writerow(["mean", *(f"{result['mean'][k]:.6f}" for k in cols), ""])
-    protocol = meta.get("protocol") or f"full frame, reflect-padded to a multiple of {TEST_PAD}, one pass, float32"
+    protocol = meta.get("protocol") or full_frame_protocol()
     payload = {**meta, "protocol": protocol, "software": software_versions(), **result}
     (save_dir / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
     table = format_table(result, dataset, meta.get("model_config"))

@@ -13,8 +13,8 @@ from utils.device import resolve_device
 from utils.errors import UserError
 
 from .evaluation import evaluate
-from .inference import TEST_PAD
-from .reports import write_reports
+from .inference import frame_multiple
+from .reports import full_frame_protocol, write_reports
 
 
 def test_set_from_args(args: Any) -> tuple[Layout, Path, str | None]:
@@ -49,9 +49,7 @@ def run_test(args: Any) -> int:
     recipe = args.hdrvdp or ("sctnet" if ppd else None)
     result = evaluate(model, dataset, device, save_dir, args.save_inputs, args.tile, args.tile_overlap,
                       hdrvdp_recipe=recipe, hdrvdp_ppd=ppd)  # fmt: skip
-    protocol, pad = None, getattr(model, "TEST_PAD", TEST_PAD)
-    if pad != TEST_PAD:
-        protocol = f"full frame, reflect-padded to a multiple of {pad} (the network's own), one pass, float32"
+    protocol = full_frame_protocol(frame_multiple(model))
     if args.tile:
         protocol = f"tiled: {args.tile}x{args.tile} tiles, {args.tile_overlap} px overlap (not the paper protocol)"
     meta = {"checkpoint": str(checkpoint), "model_config": checkpoint_config(model),

@@ -79,6 +79,7 @@ class Trainer:
         options = {k: getattr(args, k) for k in CLI_OPTIONS[args.model] if getattr(args, k) is not None}
         self.model = build_model(args.model, **options)
         self.model.to(self.device).grad_checkpoint = args.grad_checkpoint
+        self.feeds_label = needs_label(self.model)  # LF-Diff stage 1: forward(x, label)
         if args.init_weights:
             load_pretrained(self.model, args.init_weights)
         self.train_model = self.model
@@ -159,7 +160,7 @@ class Trainer:
         """One optimiser step on this rank's share; -> (mean loss of the global batch, stop on every rank)."""
         x, label = batch["input"].to(self.device), batch["label"].to(self.device)
         with autocast(self.device, self.args.amp):
-            pred = self.train_model(x, label) if needs_label(self.model) else self.train_model(x)
+            pred = self.train_model(x, label) if self.feeds_label else self.train_model(x)
         loss, _ = self.loss_fn(pred, label)
         value, stop = distributed.reduce_step(loss, weight, stop_requested, self.ranks)
         if not math.isfinite(value):
