@@ -56,6 +56,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="tile size for bounded memory (default: one pass, 1024x1024 tiles above 3 megapixels)",
     )
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, ...")
+    p.add_argument("--seed", type=int, default=None,
+                   help="LF-Diff weights: seed of the noise its diffusion starts from (default 0): the same seed "
+                        "gives the same result on the same device")  # fmt: skip
     p.add_argument(
         "--no_clip_guard",
         action="store_true",

@@ -1,9 +1,10 @@
-"""Evaluate a checkpoint (AFUNet, STHDR) on a test set with the official protocol and write tables and
-predictions.
+"""Evaluate a checkpoint (AFUNet, STHDR, LF-Diff) on a test set with the official protocol and write tables
+and predictions.
 
 With no arguments it scores the bundled AFUNet demo checkpoint on the bundled sample scenes (samples/);
---model sthdr scores the bundled STHDR demo.
-Full frame in one pass, reflect-padded to a multiple of 128 and cropped back; per-scene PSNR-mu,
+--model sthdr scores the bundled STHDR demo. LF-Diff's diffusion samples its prior from seeded noise
+(--seed, default 0): the same seed gives the same table on the same device.
+Full frame in one pass, reflect-padded to a multiple of 128 (LF-Diff: 4) and cropped back; per-scene PSNR-mu,
 PSNR-l, SSIM-mu, SSIM-l (as the official test computes them), with --hdrvdp also HDR-VDP-2, and their
 mean over scenes.
 """
@@ -36,6 +37,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="bound memory with overlapping NxN tiles (not the paper protocol; off by default)")  # fmt: skip
     p.add_argument("--tile_overlap", type=int, default=32, help="tile overlap in pixels (default: %(default)s)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1, ...")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="LF-Diff: seed of the noise its diffusion starts from (default 0; results.json records it)",
+    )
+    p.add_argument(
+        "--ddim_steps",
+        type=int,
+        default=None,
+        help="LF-Diff: DDIM steps S at test time (default: 10, as trained; the paper's Table 4)",
+    )
     p.add_argument(
         "--hdrvdp",
         nargs="?",

@@ -1,4 +1,4 @@
-"""Train AFUNet (default), STHDR (--model sthdr) or LF-Diff's first stage (--model lfdiff) with its
+"""Train AFUNet (default), STHDR (--model sthdr) or LF-Diff (--model lfdiff, in two stages) with its
 paper's recipe, or another recipe.
 
 AFUNet   paper:    batch 6, 128x128 crops, rotations + flips, L1 + 0.005 VGG-19 perceptual loss (mu-law)
@@ -7,8 +7,10 @@ AFUNet   paper:    batch 6, 128x128 crops, rotations + flips, L1 + 0.005 VGG-19 
 STHDR    sthdr:          batch 16, 256x256 crops, rotations + flips, mu-law L1 at each of the 3 scales,
                          Adam 1e-4, cosine to 1e-6, 800 epochs of scenes x 100 crops
          sthdr_finetune: batch 8, 384x384 crops, 20 epochs (start it with --init_weights)
-LF-Diff  lfdiff (stage 1): batch 64, 128x128 crops (308 per scene and epoch), rotations + flips, mu-law L1
-                 + 0.01 VGG-19 perceptual, Adam 1e-4 x0.1 every 50 epochs, 300 epochs
+LF-Diff  lfdiff: batch 64, 128x128 crops (308 per scene and epoch), rotations + flips, mu-law L1
+                 + 0.01 VGG-19 perceptual, Adam 1e-4 x0.1 every 50 epochs, 300 epochs a stage;
+                 --stage 1 (DHRNet with the label's prior), then
+                 --stage 2 --init_weights STAGE1.pth (the latent diffusion model, jointly with DHRNet)
 Seed 443. Every field of a recipe can be overridden. Ctrl-C / SIGTERM saves latest.pth and exits; --resume auto
 continues exactly where a run stopped. On several GPUs or machines, start it with torchrun:
     torchrun --nproc_per_node 4 train.py ...   (--batch_size stays the global batch)
@@ -20,6 +22,8 @@ import sys
 from datasets.layouts import add_dataset_arguments
 from datasets.training import AUGMENTATIONS
 from models import COMPONENTS, NETWORK_VARIANTS, NETWORKS, PARADIGMS
+from models.lfdiff import STAGE as LFDIFF_STAGE
+from models.lfdiff import T as DIFFUSION_STEPS
 from utils.cli import run_cli
 from utils.engine.schedule import DEFAULT_RECIPE, RECIPES
 from utils.losses import LOSSES
@@ -57,8 +61,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     m.add_argument("--model", choices=sorted(NETWORKS), default=None,
                    help="network (default: the recipe's; afunet without --recipe)")  # fmt: skip
     m.add_argument("--variant", choices=[v for vs in NETWORK_VARIANTS.values() for v in vs], default=None,
-                   help="STHDR: a Table 4 ablation (default SCM_MS, the full model); LF-Diff: s1 (default, the "
-                        "first stage: the prior read from the label) or baseline (no prior), its Table 3")  # fmt: skip
+                   help="STHDR: a Table 4 ablation (default SCM_MS, the full model); LF-Diff, its Table 3: "
+                        "stage 1: s1 (default: the prior read from the label) or baseline (no prior); stage 2: "
+                        "full (default: latent diffusion), s2_wo_dm (no diffusion) or split (DM alone)")  # fmt: skip
     m.add_argument(
         "--frm_depth",
         type=int,
@@ -66,9 +71,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="LF-Diff: residual and Restormer blocks per FRM branch (default 2; 1: the text's reading)",
     )
-    m.add_argument("--stage", type=int, choices=[1], default=1,
-                   help="LF-Diff: training stage (1: DHRNet with the label's prior; the diffusion stage 2 is "
-                        "not implemented yet)")  # fmt: skip
+    m.add_argument("--stage", type=int, choices=[1, 2], default=1,
+                   help="LF-Diff: training stage (1: DHRNet with the label's prior; 2: from a stage-1 checkpoint "
+                        "given by --init_weights, the diffusion model with DHRNet; default: %(default)s)")  # fmt: skip
+    m.add_argument(
+        "--ddim_steps",
+        type=int,
+        default=None,
+        help="LF-Diff stage 2: DDIM steps S of the sampler in training (default 10, the paper's)",
+    )
     m.add_argument("--stages", type=int, default=4, help="AFUNet: T, number of unfolding stages (default: 4)")
     m.add_argument("--components", choices=sorted(COMPONENTS), default="full", help="AFUNet: M1-M4 ablations")
     m.add_argument("--paradigm", choices=PARADIGMS, default="AF", help="AFUNet: AF or FA (paper Table 6)")
@@ -104,10 +115,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.variant and args.variant not in NETWORK_VARIANTS.get(args.model, []):
         p.error(f"--variant {args.variant} is not a variant of {args.model} "
                 f"({', '.join(NETWORK_VARIANTS.get(args.model, [])) or 'it has none'})")  # fmt: skip
-    if args.frm_depth and args.model != "lfdiff":
-        p.error(f"--frm_depth is an LF-Diff option, not one of {args.model}")
+    for option in ("frm_depth", "ddim_steps"):
+        if getattr(args, option) is not None and args.model != "lfdiff":
+            p.error(f"--{option} is an LF-Diff option, not one of {args.model}")
+    if args.model == "lfdiff":
+        check_lfdiff_stage(p, args)
     args.logdir = args.logdir or f"runs/{args.model}"
     return args
+
+
+LFDIFF_DEFAULT = {1: "s1", 2: "full"}
+
+
+def check_lfdiff_stage(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """The variant defaults to its stage's (s1, full) and must belong to it; stage 2 starts from stage 1."""
+    args.variant = args.variant or LFDIFF_DEFAULT[args.stage]
+    if LFDIFF_STAGE[args.variant] != args.stage:
+        p.error(f"--variant {args.variant} is trained in stage {LFDIFF_STAGE[args.variant]}, not --stage {args.stage}")
+    if args.stage == 2 and not args.init_weights and not args.resume:
+        p.error("--stage 2 starts from a stage-1 checkpoint (its frozen LPENet gives the prior to learn): "
+                "give --init_weights STAGE1.pth")  # fmt: skip
+    if args.ddim_steps is not None and (args.stage == 1 or not 1 <= args.ddim_steps <= DIFFUSION_STEPS):
+        p.error(f"--ddim_steps: stage 2 only, between 1 and {DIFFUSION_STEPS}")
 
 
 def main(argv: list[str] | None = None) -> int:

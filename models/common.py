@@ -1,4 +1,7 @@
-"""Helpers every network shares: inside padding to a size the network needs, parameter counting."""
+"""Helpers every network shares: inside padding to a size the network needs, parameter counting, the
+training output of a network that carries its own loss terms."""
+
+from typing import NamedTuple
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -23,5 +26,15 @@ def pad_to_multiple(x: Tensor, multiple: int, minimum: int = 1) -> Tensor:
 
 
 def count_parameters(model: nn.Module) -> int:
-    """Number of parameters (elements) of a model."""
-    return sum(p.numel() for p in model.parameters())
+    """Number of parameters (elements) of the network a model deploys: without the sub-modules named in its
+    ``training_only`` (a frozen target provider such as LF-Diff's stage-2 LPENet), as papers count them."""
+    skip = tuple(f"{name}." for name in getattr(model, "training_only", ()))
+    return sum(p.numel() for name, p in model.named_parameters() if not name.startswith(skip))
+
+
+class TrainingOutput(NamedTuple):
+    """What a network with loss terms of its own returns in training: the prediction (B, 3, H, W) (None
+    when the reconstruction loss does not train it) and the scalar terms to add, by name."""
+
+    prediction: Tensor | None
+    losses: dict[str, Tensor]

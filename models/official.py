@@ -78,14 +78,18 @@ def model_state_dict(ckpt: dict[str, Any], path: str | Path = "checkpoint") -> d
     return convert_official(state) if is_official(state) else {k.removeprefix("module."): v for k, v in state.items()}
 
 
-def load_pretrained(model: nn.Module, path: str | Path) -> dict[str, Any]:
-    """Load official or our checkpoint weights into ``model`` strictly; return the checkpoint dict.
+def load_pretrained(model: nn.Module, path: str | Path, fresh: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Load official or our checkpoint weights into ``model`` strictly; return the checkpoint dict. The
+    sub-modules named in ``fresh`` may be absent from the checkpoint (then they keep their initialisation:
+    LF-Diff's diffusion modules when stage 2 starts from stage 1), but not in part.
 
     Raises CheckpointError naming the file and listing missing and unexpected keys on a mismatch.
     """
     ckpt = read_checkpoint(path)
     state = model_state_dict(ckpt, path)
     expected = model.state_dict()
+    absent = [name for name in fresh if not any(k.startswith(f"{name}.") for k in state)]
+    expected = {k: v for k, v in expected.items() if not k.startswith(tuple(f"{name}." for name in absent))}
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     wrong_shape = [
@@ -99,7 +103,7 @@ def load_pretrained(model: nn.Module, path: str | Path) -> dict[str, Any]:
             f"{len(missing)} missing keys {_head(missing)}, {len(unexpected)} unexpected keys {_head(unexpected)}, "
             f"{len(wrong_shape)} shape mismatches {_head(wrong_shape)}"
         )
-    model.load_state_dict(state, strict=True)
+    model.load_state_dict(state, strict=not absent)
     return ckpt
 
 

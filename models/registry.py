@@ -28,7 +28,7 @@ DEMO_WEIGHTS = {name: Path(__file__).resolve().parents[1] / "pretrain_model" / f
                 for name, file in (("afunet", "AFUNet"), ("sthdr", "STHDR"))}  # fmt: skip
 # train.py options that are constructor arguments of each network (the rest of a config keeps its default)
 CLI_OPTIONS = {"afunet": ("stages", "components", "paradigm", "drop_path_rate"), "sthdr": ("variant",),
-               "lfdiff": ("variant", "frm_depth")}  # fmt: skip
+               "lfdiff": ("variant", "frm_depth", "ddim_steps")}  # fmt: skip
 
 
 def build_model(name: str = DEFAULT, **config: Any) -> nn.Module:
@@ -46,6 +46,21 @@ def network_name(model: nn.Module) -> str:
 def needs_label(model: nn.Module) -> bool:
     """True for a network whose forward reads the label too (LF-Diff's first stage: an oracle)."""
     return bool(getattr(model, "needs_label", False))
+
+
+def trains_on_label(model: nn.Module) -> bool:
+    """True for a network whose training forward reads the label (LF-Diff: stage 1's prior, stage 2's target)."""
+    return bool(getattr(model, "trains_on_label", needs_label(model)))
+
+
+def set_sampling(model: nn.Module, seed: int | None = None, ddim_steps: int | None = None) -> dict[str, int] | None:
+    """The seed and DDIM steps of a network that samples (LF-Diff's diffusion variants), set where given;
+    None for a deterministic network, which takes a seed but no ``ddim_steps`` (ValueError)."""
+    if getattr(model, "samples", False):
+        return model.set_sampling(seed, ddim_steps)
+    if ddim_steps is not None:
+        raise ValueError(f"{network_name(model)} {model.config.get('variant', '')} does not sample: no DDIM steps")
+    return None
 
 
 def checkpoint_config(model: nn.Module) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
-from models import AFUNet, load_pretrained
+from models import AFUNet, TrainingOutput, load_pretrained, trains_on_label
 from utils.device import autocast
 from utils.losses import HDRLoss, MultiScaleL1
 
@@ -45,10 +45,14 @@ def count_flops(fn: Callable[[], object]) -> int:
 
 
 def train_step(model, x: torch.Tensor, target: torch.Tensor, opt: torch.optim.Optimizer, amp: str | None) -> None:
-    """Forward (under ``amp`` autocast) + loss (the multi-scale one for a list of outputs) + backward + step."""
+    """Forward (under ``amp`` autocast; with the label for a network that trains on it, LF-Diff) + loss (the
+    multi-scale one for a list of outputs; plus the network's own terms, LF-Diff's stage 2) + backward + step."""
     with autocast(x.device, amp):
-        pred = model(x)
-    loss, _ = (LOSS if isinstance(pred, torch.Tensor) else MULTI_SCALE_LOSS)(pred, target)
+        out = model(x, target) if trains_on_label(getattr(model, "_orig_mod", model)) else model(x)
+    pred, terms = (out.prediction, out.losses) if isinstance(out, TrainingOutput) else (out, {})
+    loss = sum(terms.values())
+    if pred is not None:
+        loss = loss + (LOSS if isinstance(pred, torch.Tensor) else MULTI_SCALE_LOSS)(pred, target)[0]
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()

@@ -27,7 +27,7 @@ from bench_report import print_network, side_by_side  # noqa: E402
 from fresh_process import in_fresh_process  # noqa: E402
 from official_compare import add_arguments  # noqa: E402
 
-from models import NETWORKS, build_model, count_parameters, needs_label  # noqa: E402
+from models import NETWORKS, build_model, count_parameters  # noqa: E402
 from models.sthdr import PAPER_GMACS, PAPER_GMACS_SIZE, STHDR  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
 from utils.device import autocast, resolve_device, sync_device  # noqa: E402
@@ -267,11 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.model != ["afunet"]:
             raise UserError(f"--compare_official times the official AFUNet code, not {' '.join(args.model)}")
         return compare_official(args)
-    models = {network: build_model(network) for network in args.model}
-    for network, model in models.items():
-        if needs_label(model):
-            raise UserError(f"{network}: its network reads the label (LF-Diff's first stage); its timings come "
-                            f"with the second stage, which makes the prior from the photos")  # fmt: skip
+    models = {network: build_model(network) for network in args.model}  # LF-Diff: the full model, stage 2
     mm_before = matmul_flops_per_s(device)
     infos = [bench_network(args, network, model, device) for network, model in models.items()]
     mm = (mm_before + matmul_flops_per_s(device)) / 2

@@ -9,7 +9,6 @@ from conftest import ROOT, shared_path
 from torch import nn
 
 from models import AFUNet, build_model
-from utils.cli import run_cli
 from utils.engine.inference import predict_tiled
 
 sys.path.insert(0, str(ROOT / "scripts"))  # importable by name, as the spawned memory-measuring process needs
@@ -94,7 +93,14 @@ def test_side_by_side_gives_each_network_its_time_memory_and_ratio_on_the_cases_
     assert lines[3] == "| train step | 4.000 |  | 1.000 |  | 0.25x |"
 
 
-def test_a_network_that_reads_the_label_is_not_timed(capsys):
-    assert run_cli(benchmark.main, ["--model", "afunet", "lfdiff", "--no_memory"]) == 1
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "lfdiff: its network reads the label" in err
+def test_the_lfdiff_training_step_is_stage_2s_with_its_diffusion_terms():
+    from bench_calls import train_step
+
+    from models.lfdiff import LFDiff
+
+    torch.manual_seed(0)
+    model = LFDiff("full", frm_depth=1)
+    x = benchmark.make_input(1, 16, 16, torch.device("cpu"))
+    train_step(model, x, torch.rand(1, 3, 16, 16), torch.optim.Adam(model.parameters()), None)
+    assert model.diffusion.denoiser.ending.weight.grad.abs().sum() > 0  # the noise loss and the chain ran
+    assert all(p.grad is None for p in model.lpenet.parameters())

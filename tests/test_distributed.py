@@ -19,7 +19,7 @@ from conftest import ROOT, synth_scenes
 
 import train as train_script
 from utils.cli import run_cli
-from utils.engine.distributed import RankBatches, Ranks, reduce_step, share
+from utils.engine.distributed import RankBatches, Ranks, reduce_terms, share
 from utils.engine.schedule import EpochSampler
 
 
@@ -81,8 +81,10 @@ def _collective_worker(rank: int, init_file: str, results) -> None:
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
     ranks = Ranks(rank, 2)
     # step 1: losses 0.25 and 1.25, rank 1 asks to stop; step 2: rank 1's loss is NaN
-    results.put(("stop", rank, *reduce_step(torch.tensor(0.25 + rank), 1.0, rank == 1, ranks)))
-    results.put(("diverged", rank, *reduce_step(torch.tensor(float("nan") if rank else 0.5), 1.0, False, ranks)))
+    values, stop = reduce_terms(torch.tensor([0.25 + rank, 1.0 + rank]), 1.0, rank == 1, ranks)
+    results.put(("stop", rank, values[0], stop, values[1]))
+    values, stop = reduce_terms(torch.tensor([float("nan") if rank else 0.5]), 1.0, False, ranks)
+    results.put(("diverged", rank, values[0], stop))
     dist.destroy_process_group()
 
 
@@ -96,7 +98,8 @@ def test_stop_and_divergence_are_decided_together(tmp_path):
     for p in procs:
         p.join(60)
     out = sorted(results.get(timeout=5) for _ in range(4))
-    assert out[2:] == [("stop", 0, 0.75, True), ("stop", 1, 0.75, True)]  # mean loss; rank 1's stop reaches rank 0
+    # mean of each term; rank 1's stop reaches rank 0
+    assert out[2:] == [("stop", 0, 0.75, True, 1.5), ("stop", 1, 0.75, True, 1.5)]
     assert all(kind == "diverged" and np.isnan(value) and not stop for kind, _, value, stop in out[:2])
 
 

@@ -117,14 +117,14 @@ def test_the_lfdiff_recipe_is_the_papers_and_steps_its_rate_every_50_epochs():
     args = train_script.parse_args(["--model", "lfdiff", "--dataset_dir", "x"])
     assert (args.recipe, args.lr, args.lr_step, args.batch_size, args.patch_size, args.epochs, args.loss) == (
         "lfdiff", 1e-4, 50, 64, 128, 300, "vgg")  # fmt: skip
-    assert args.perceptual_weight == 0.01 and args.variant is None and args.stage == 1
+    assert args.perceptual_weight == 0.01 and args.variant == "s1" and args.stage == 1
     assert [learning_rate(e, 300, 1e-4, 0, 50) for e in (1, 50, 51, 101)] == pytest.approx([1e-4, 1e-4, 1e-5, 1e-6])
     assert train_script.parse_args(["--dataset_dir", "x"]).lr_step == 0  # AFUNet keeps its cosine
     assert build_loss("fft", None, 0.01).eta == 0.01 and build_loss("fft").eta == 0.005
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--model", "lfdiff", "--variant", "SS"], "--variant SS is not a variant of lfdiff (s1, baseline)"),
+    (["--model", "lfdiff", "--variant", "SS"], "--variant SS is not a variant of lfdiff (full, s2_wo_dm, split, s1"),
     (["--model", "afunet", "--variant", "s1"], "--variant s1 is not a variant of afunet (it has none)"),
     (["--model", "sthdr", "--frm_depth", "1"], "--frm_depth is an LF-Diff option, not one of sthdr"),
 ])  # fmt: skip
@@ -185,7 +185,7 @@ def test_stage_1_learns_on_synthetic_crops(tmp_path):
     args = lfdiff_args(root, tmp_path / "run", "--batch_size", "2", "--repeat", "20", "--epochs", "2", "--max_iters",
                        "60", "--lr", "5e-4", "--val_scenes", "1", "--log_every", "20")  # fmt: skip
     torch.manual_seed(args.seed)
-    model = LFDiff(frm_depth=1)
+    model = LFDiff("s1", frm_depth=1)
     assert run_training(args) == 0
     trained, _ = load_model(tmp_path / "run" / "latest.pth")
     item = TestDataset(root / "Training", LAYOUTS["kalantari"])[5]

@@ -1,10 +1,13 @@
-"""LF-Diff (CVPR 2024): the stage-1 networks (alignment module, prior extractor, DHRNet); the open choices
-are in ``models/lfdiff/README.md``."""
+"""LF-Diff (CVPR 2024): the alignment module, the prior extractors, DHRNet, and the latent diffusion model
+of stage 2; the open choices are in ``models/lfdiff/README.md``."""
 
 from .attention import GDFN, MDTA, LayerNorm2d, PriorCrossAttention, RestormerBlock
-from .modules import AM, FRM, PIM, ChannelAttention, LPENet, ResidualBlock, SpatialAttention
-from .network import PAPER_PARAMETERS, VARIANTS, DHRNet, LFDiff
+from .denoiser import DenoisingUNet, NAFBlock
+from .diffusion import BETAS, LatentDiffusion, S, T, ddim_timesteps
+from .modules import AM, FRM, PIM, ChannelAttention, LPENet, LPENet_DM, ResidualBlock, SpatialAttention
+from .network import PAPER_PARAMETERS, STAGE, VARIANTS, DHRNet, LFDiff
 
-__all__ = ["AM", "DHRNet", "FRM", "GDFN", "LFDiff", "LPENet", "MDTA", "PAPER_PARAMETERS", "PIM", "VARIANTS",
-           "ChannelAttention", "LayerNorm2d", "PriorCrossAttention", "ResidualBlock", "RestormerBlock",
-           "SpatialAttention"]  # fmt: skip
+__all__ = ["AM", "BETAS", "DHRNet", "FRM", "GDFN", "LFDiff", "LPENet", "LPENet_DM", "MDTA", "PAPER_PARAMETERS",
+           "PIM", "S", "STAGE", "T", "VARIANTS", "ChannelAttention", "DenoisingUNet", "LatentDiffusion",
+           "LayerNorm2d", "NAFBlock", "PriorCrossAttention", "ResidualBlock", "RestormerBlock", "SpatialAttention",
+           "ddim_timesteps"]  # fmt: skip

@@ -132,17 +132,37 @@ class AM(nn.Module):
         return f_0, f_2
 
 
-class LPENet(nn.Module):
-    """Low-frequency Prior Extraction Network, Eq. 6 [L86-L90] (U5, U7): z =
-    LPENet(PixelUnshuffle_4(Concat(I_gt, T(I_gt)))), conv3(96->64) + LReLU(0.1), 4 RBs, conv3(64->3),
-    linear. I_gt (B, 3, H, W), H and W multiples of 4 -> z (B, 3, H/4, W/4)."""
+class PriorEncoder(nn.Module):
+    """LPENet's layout (U5): conv3(c_in->64) + LReLU(0.1), 4 RBs of 64, conv3(64->3), linear output (U7).
+    (B, c_in, h, w) -> (B, 3, h, w)."""
 
-    def __init__(self, c: int = 64, n: int = 3, blocks: int = 4, factor: int = 4) -> None:
+    def __init__(self, c_in: int, c: int = 64, n: int = 3, blocks: int = 4) -> None:
         super().__init__()
-        self.unshuffle = nn.PixelUnshuffle(factor)
         self.body = nn.Sequential(
-            conv3x3(6 * factor**2, c), nn.LeakyReLU(0.1), *(ResidualBlock(c) for _ in range(blocks)), conv3x3(c, n)
+            conv3x3(c_in, c), nn.LeakyReLU(0.1), *(ResidualBlock(c) for _ in range(blocks)), conv3x3(c, n)
         )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.body(x)
+
+
+class LPENet(PriorEncoder):
+    """Low-frequency Prior Extraction Network, Eq. 6 [L86-L90]: z = LPENet(PixelUnshuffle_4(Concat(I_gt,
+    T(I_gt)))), the prior encoder on 96 channels. I_gt (B, 3, H, W), H and W multiples of 4 -> z (B, 3, H/4,
+    W/4)."""
+
+    def __init__(self, factor: int = 4) -> None:
+        super().__init__(6 * factor**2)
+        self.unshuffle = nn.PixelUnshuffle(factor)
 
     def forward(self, i_gt: Tensor) -> Tensor:
         return self.body(self.unshuffle(torch.cat([i_gt, mu_law(i_gt)], dim=1)))
+
+
+class LPENet_DM(PriorEncoder):  # the paper's name
+    """LPENet_DM, Eq. 13 [L141-L143]: "a similar architecture to LPENet but with a modified input
+    dimensionality for its first convolution layer", on AM_DM's features (U4): D = LPENet_DM(AM_DM(
+    PixelUnshuffle(X_i))). (B, C, H/4, W/4) -> D (B, 3, H/4, W/4), computed once per image, not per step."""
+
+    def __init__(self, c: int = 60) -> None:
+        super().__init__(c)

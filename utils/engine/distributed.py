@@ -126,13 +126,14 @@ class RankBatches(Sampler[list[int]]):
         return self.ranks.world_size * mine / global_size
 
 
-def reduce_step(loss: torch.Tensor, weight: float, stop: bool, ranks: Ranks) -> tuple[float, bool]:
-    """(mean loss of the global batch, whether any rank asked to stop), the same on every rank."""
+def reduce_terms(values: torch.Tensor, weight: float, stop: bool, ranks: Ranks) -> tuple[list[float], bool]:
+    """(global-batch mean of each loss term in ``values`` (K,), whether any rank asked to stop), the same
+    on every rank; ``weight`` is this rank's share of the global batch."""
     if not ranks.enabled:
-        return loss.item(), stop
-    packed = torch.stack([loss.detach().float() * weight, torch.tensor(float(stop), device=loss.device)])
+        return values.detach().float().tolist(), stop
+    packed = torch.cat([values.detach().float() * weight, torch.tensor([float(stop)], device=values.device)])
     dist.all_reduce(packed)
-    return packed[0].item() / ranks.world_size, packed[1].item() > 0
+    return (packed[:-1] / ranks.world_size).tolist(), packed[-1].item() > 0
 
 
 def gather(obj: Any, ranks: Ranks) -> list[Any]:

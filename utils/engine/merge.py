@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from datasets.inputs import GAMMA, make_input
-from models import DEMO_WEIGHTS, load_model, needs_label
+from models import DEMO_WEIGHTS, load_model, needs_label, set_sampling
 from utils import align
 from utils.checkpoint import check_writable
 from utils.device import resolve_device
@@ -203,7 +203,9 @@ def run_merge(args: Any) -> int:
     if needs_label(model):
         raise UserError(f"{weights}: LF-Diff stage 1 reads its prior from the label, which photos do not have "
                         f"(merge with a --variant baseline checkpoint)")  # fmt: skip
-    print(f"weights: {weights} ({describe_weights(ckpt)})")
+    sampling = set_sampling(model, args.seed)
+    seeded = f"; sampling seed {sampling['seed']}, {sampling['ddim_steps']} DDIM steps" if sampling else ""
+    print(f"weights: {weights} ({describe_weights(ckpt)}){seeded}")
     report = align_frames(frames, args.align)
     print(table(frames))
     print("\n".join(f"aligned {line}" for line in report))

@@ -1,6 +1,7 @@
 """What a training run reports: the JSONL log (the source of truth), the console and TensorBoard.
 
-TensorBoard (``<run>/tensorboard``) gets the training loss, learning rate and speed, validation and test
+TensorBoard (``<run>/tensorboard``) gets the training loss (and each term of a network's own, e.g.
+LF-Diff's stage 2), learning rate and speed, validation and test
 metrics per epoch, and tone-mapped validation predictions beside their labels.
 """
 
@@ -51,7 +52,8 @@ class RunLog:
 
     def scalars(self, record: dict[str, Any]) -> None:
         kind, step = record["kind"], record["iteration"]
-        names = TRAIN_SCALARS if kind == "train" else [k for k in record if k.startswith(("psnr", "ssim"))]
+        prefixes = ("loss_",) if kind == "train" else ("psnr", "ssim")  # a network's own loss terms, the metrics
+        names = [*(TRAIN_SCALARS if kind == "train" else ()), *(k for k in record if k.startswith(prefixes))]
         for name in names:
             if name in record:
                 self.writer.add_scalar(f"{kind}/{name}", record[name], step)

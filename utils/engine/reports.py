@@ -19,7 +19,8 @@ def _row(psnr_mu: float, psnr_l: float, ssim_mu: float, ssim_l: float, hdrvdp2: 
 
 
 # (network, variant) -> dataset -> the paper's row. AFUNet: Tables 1-3 of its paper (paper-results.md);
-# STHDR: Table 1 (SCM_MS) and the ablations of Table 3, Kalantari only (sthdr-paper.txt L150-L202).
+# STHDR: Table 1 (SCM_MS) and the ablations of Table 3, Kalantari only (sthdr-paper.txt L150-L202);
+# LF-Diff: Table 1, the full model (lfdiff-paper.txt L187-L198).
 PAPER_RESULTS = {
     ("afunet", None): {
         "kalantari": _row(44.91, 42.59, 0.9923, 0.9906, 66.75),
@@ -31,7 +32,12 @@ PAPER_RESULTS = {
     ("sthdr", "MS"): {"kalantari": _row(42.1188, 40.2144, 0.9882, 0.9844, 61.7550)},
     ("sthdr", "SS"): {"kalantari": _row(41.6693, 39.8216, 0.9869, 0.9833, 59.3218)},
     ("sthdr", "HSS"): {"kalantari": _row(39.3389, 38.7547, 0.9809, 0.9809, 54.9542)},
+    ("lfdiff", "full"): {
+        "kalantari": _row(44.76, 42.59, 0.9919, 0.9906, 66.54),
+        "hu": _row(48.74, 52.10, 0.9968, 0.9993, 77.35),
+    },
 }
+DEFAULT_VARIANTS = {"sthdr": "SCM_MS", "lfdiff": "full"}  # not named in a table's method label
 NAMES = {"afunet": "AFUNet", "sthdr": "STHDR", "lfdiff": "LF-Diff"}
 
 
@@ -46,7 +52,7 @@ def network_label(config: dict[str, Any] | None) -> str:
     config = config or {}
     name = NAMES.get(config.get("model", "afunet"), config.get("model", "?"))
     variant = config.get("variant")
-    return f"{name} {variant}" if variant and variant != "SCM_MS" else name
+    return f"{name} {variant}" if variant and variant != DEFAULT_VARIANTS.get(config.get("model")) else name
 
 
 def paper_row(config: dict[str, Any] | None, dataset: str | None) -> dict[str, float] | None:

@@ -8,13 +8,15 @@ from typing import Any
 from datasets.layouts import LAYOUTS, Layout, layout_from_args
 from datasets.samples import SAMPLES_DIR, TEST_PATH, ensure_samples
 from datasets.testing import TestDataset
-from models import DEMO_WEIGHTS, checkpoint_config, load_model, needs_label, network_name
+from models import DEMO_WEIGHTS, checkpoint_config, load_model, needs_label, network_name, set_sampling
 from utils.device import resolve_device
 from utils.errors import UserError
 
 from .evaluation import evaluate
 from .inference import frame_multiple
 from .reports import full_frame_protocol, write_reports
+
+PAPER_DDIM_STEPS = 10  # LF-Diff's Table 1 rows are at S = 10 [L172]
 
 
 def test_set_from_args(args: Any) -> tuple[Layout, Path, str | None]:
@@ -36,6 +38,10 @@ def run_test(args: Any) -> int:
     model, ckpt = load_model(checkpoint)  # before the data: a bad file is reported at once
     if args.model and network_name(model) != args.model:
         raise UserError(f"{checkpoint}: holds {network_name(model)} weights, not {args.model} (--model)")
+    try:
+        sampling = set_sampling(model, args.seed, args.ddim_steps)
+    except ValueError as e:
+        raise UserError(f"{checkpoint}: --ddim_steps: {e}") from None
     model.to(device)
     layout, root, paper_row = test_set_from_args(args)
     dataset = TestDataset(root, layout)
@@ -45,6 +51,10 @@ def run_test(args: Any) -> int:
     if oracle:
         print("oracle: this LF-Diff stage-1 network reads its prior from each scene's label (Table 3's s1), "
               "an upper bound, not a result from the photos alone")  # fmt: skip
+    if sampling:
+        print(f"sampling: seed {sampling['seed']}, {sampling['ddim_steps']} DDIM steps")
+        if sampling["ddim_steps"] != PAPER_DDIM_STEPS:
+            paper_row = None  # Table 1 is at S = 10
     ppd = args.hdrvdp_ppd
     recipe = args.hdrvdp or ("sctnet" if ppd else None)
     result = evaluate(model, dataset, device, save_dir, args.save_inputs, args.tile, args.tile_overlap,
@@ -54,7 +64,7 @@ def run_test(args: Any) -> int:
         protocol = f"tiled: {args.tile}x{args.tile} tiles, {args.tile_overlap} px overlap (not the paper protocol)"
     meta = {"checkpoint": str(checkpoint), "model_config": checkpoint_config(model),
             "checkpoint_meta": ckpt.get("meta"), "dataset": layout.__dict__, "test_root": str(root),
-            "device": str(device), "protocol": protocol, "oracle": oracle,
+            "device": str(device), "protocol": protocol, "oracle": oracle, "sampling": sampling,
             "hdrvdp2": hdrvdp_setting(recipe, ppd)}  # fmt: skip
     table = write_reports(result, save_dir, meta, paper_row)
     print(table)

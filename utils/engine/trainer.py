@@ -15,7 +15,16 @@ from datasets.layouts import layout_from_args
 from datasets.scene import list_scenes
 from datasets.testing import TestDataset
 from datasets.training import TrainingDataset
-from models import CLI_OPTIONS, NETWORKS, build_model, checkpoint_config, count_parameters, load_pretrained, needs_label
+from models import (
+    CLI_OPTIONS,
+    NETWORKS,
+    TrainingOutput,
+    build_model,
+    checkpoint_config,
+    count_parameters,
+    load_pretrained,
+    trains_on_label,
+)  # fmt: skip
 from utils.checkpoint import atomic_save, check_writable, read_checkpoint
 from utils.device import autocast, resolve_device
 from utils.errors import CheckpointError, UserError
@@ -79,14 +88,15 @@ class Trainer:
         options = {k: getattr(args, k) for k in CLI_OPTIONS[args.model] if getattr(args, k) is not None}
         self.model = build_model(args.model, **options)
         self.model.to(self.device).grad_checkpoint = args.grad_checkpoint
-        self.feeds_label = needs_label(self.model)  # LF-Diff stage 1: forward(x, label)
-        if args.init_weights:
-            load_pretrained(self.model, args.init_weights)
+        self.feeds_label = trains_on_label(self.model)  # LF-Diff: forward(x, label)
+        if args.init_weights:  # LF-Diff stage 2 from stage 1: its diffusion modules start from scratch (U17)
+            load_pretrained(self.model, args.init_weights, fresh=getattr(self.model, "fresh_modules", ()))
         self.train_model = self.model
         if self.ranks.enabled:  # static graph: the same parameters (all but the unused embed_norm_div3) every step
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.train_model = DistributedDataParallel(self.model, device_ids=ids, static_graph=True)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=args.lr, betas=(0.9, 0.999), eps=1e-8)
+        trainable = [p for p in self.model.parameters() if p.requires_grad]  # not LF-Diff's frozen modules
+        self.optimizer = torch.optim.Adam(trainable, lr=args.lr, betas=(0.9, 0.999), eps=1e-8)
         self.epoch, self.iter_in_epoch, self.iteration, self.best = 1, 0, 0, None
         self.seconds_before, self.started = 0.0, time.time()  # training wall time of earlier sessions, this one's start
 
@@ -138,6 +148,11 @@ class Trainer:
 
     def resume(self, path: Path, ckpt: dict[str, Any]) -> None:
         """Continue exactly where the checkpoint ``ckpt`` (read from ``path``) stopped."""
+        ours = checkpoint_config(self.model)
+        other = {k: v for k, v in (ckpt.get("config") or {}).items() if k in ours and ours[k] != v}
+        if other:
+            raise CheckpointError(f"{path}: holds a run of another configuration ({other}), this run builds "
+                                  f"{ {k: ours[k] for k in other} }: resume it with the same options")  # fmt: skip
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.epoch, self.iter_in_epoch, self.iteration = ckpt["epoch"], ckpt["iter_in_epoch"], ckpt["iteration"]
@@ -156,19 +171,27 @@ class Trainer:
         self.log(f"resumed from {path} at epoch {self.epoch}, iteration {self.iteration}{note}")
 
     # -- the loop ----------------------------------------------------------------------------
-    def step(self, batch: dict, weight: float, stop_requested: bool) -> tuple[float, bool]:
-        """One optimiser step on this rank's share; -> (mean loss of the global batch, stop on every rank)."""
+    def step(self, batch: dict, weight: float, stop_requested: bool) -> tuple[dict[str, float], bool]:
+        """One optimiser step on this rank's share; -> (global-batch mean of the loss and, for a network with
+        loss terms of its own, of each term, stop on every rank)."""
         x, label = batch["input"].to(self.device), batch["label"].to(self.device)
         with autocast(self.device, self.args.amp):
-            pred = self.train_model(x, label) if self.feeds_label else self.train_model(x)
-        loss, _ = self.loss_fn(pred, label)
-        value, stop = distributed.reduce_step(loss, weight, stop_requested, self.ranks)
-        if not math.isfinite(value):
-            raise TrainingDiverged(f"loss became {value} at iteration {self.iteration + 1} (epoch {self.epoch})")
+            out = self.train_model(x, label) if self.feeds_label else self.train_model(x)
+        own = isinstance(out, TrainingOutput)
+        pred, terms = (out.prediction, dict(out.losses)) if own else (out, {})
+        if pred is not None:  # L_r; None: LF-Diff's split training, where it trains nothing
+            terms = {"reconstruction": self.loss_fn(pred, label)[0], **terms}
+        loss = sum(terms.values())
+        values, stop = distributed.reduce_terms(
+            torch.stack([loss, *terms.values()]), weight, stop_requested, self.ranks
+        )
+        if not math.isfinite(values[0]):
+            raise TrainingDiverged(f"loss became {values[0]} at iteration {self.iteration + 1} (epoch {self.epoch})")
         self.optimizer.zero_grad(set_to_none=True)
         (loss * weight if self.ranks.enabled else loss).backward()
         self.optimizer.step()
-        return value, stop
+        parts = {f"loss_{name}": v for name, v in zip(terms, values[1:])} if own else {}
+        return {"loss": values[0], **parts}, stop
 
     def loader(self) -> tuple[DataLoader, RankBatches]:
         self.data.set_epoch(self.epoch)
@@ -228,7 +251,8 @@ class Trainer:
             bar = tqdm(loader, desc=f"epoch {self.epoch}/{a.epochs}", unit="it", disable=not r.is_main)
             since = (time.perf_counter(), self.iteration)
             for step, batch in enumerate(bar):
-                loss, stop_all = self.step(batch, batches.weight(step), stop.signal is not None)
+                losses, stop_all = self.step(batch, batches.weight(step), stop.signal is not None)
+                loss = losses["loss"]
                 self.iter_in_epoch += 1
                 self.iteration += 1
                 bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}")
@@ -236,9 +260,10 @@ class Trainer:
                     now = time.perf_counter()
                     its = (self.iteration - since[1]) / (now - since[0])
                     since = (now, self.iteration)
-                    self.log(f"iter {self.iteration} loss {loss:.5f}", kind="train", iteration=self.iteration,
-                             epoch=self.epoch, loss=loss, lr=lr, it_per_s=its,
-                             samples_per_s=its * a.batch_size)  # fmt: skip
+                    parts = "".join(f", {k.removeprefix('loss_')} {v:.5f}" for k, v in losses.items() if k != "loss")
+                    self.log(f"iter {self.iteration} loss {loss:.5f}{parts}", kind="train", iteration=self.iteration,
+                             epoch=self.epoch, lr=lr, it_per_s=its, samples_per_s=its * a.batch_size,
+                             **losses)  # fmt: skip
                 if a.save_every_iters and self.iteration % a.save_every_iters == 0:
                     self.save("latest.pth")
                 if stop_all or (not r.enabled and stop.signal) or (a.max_iters and self.iteration >= a.max_iters):
