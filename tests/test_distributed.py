@@ -240,3 +240,19 @@ def test_lfdiff_stage_1_reads_the_label_under_ddp_and_two_processes_train_the_we
     assert max(d.max().item() for d in diffs) <= 5e-5 and torch.cat([d.flatten() for d in diffs]).mean() < 1e-7
     losses = [[r["loss"] for r in records(tmp_path / run) if r.get("kind") == "train"] for run in ("one", "two")]
     assert losses[0] == pytest.approx(losses[1], abs=1e-5) and len(losses[0]) == 2
+
+
+@pytest.mark.slow
+def test_lfdiff_stage_2_trains_under_ddp_with_its_frozen_lpenet_and_every_term_reduced(data_dir, tmp_path):
+    common = ("--model", "lfdiff", "--frm_depth", "1", "--no_tensorboard")
+    assert launch(train_argv(data_dir, tmp_path / "s1", *common, "--max_iters", "1"), 0).returncode == 0
+    init = ("--stage", "2", "--init_weights", str(tmp_path / "s1" / "latest.pth"), "--max_iters", "2")
+    two = launch(train_argv(data_dir, tmp_path / "two", *common, *init), 2)
+    assert two.returncode == 0, two.stdout[-2000:]
+    s1, b = (torch.load(tmp_path / run / "latest.pth") for run in ("s1", "two"))
+    assert b["world_size"] == 2 and b["iteration"] == 2 and b["config"]["variant"] == "full"
+    assert all(torch.equal(v, b["model"][k]) for k, v in s1["model"].items() if k.startswith("lpenet."))
+    assert not torch.equal(s1["model"]["conv_out.weight"], b["model"]["conv_out.weight"])
+    train = [r for r in records(tmp_path / "two") if r.get("kind") == "train"]
+    terms = ("loss_reconstruction", "loss_noise", "loss_prior")
+    assert len(train) == 2 and all(r["loss"] == pytest.approx(sum(r[k] for k in terms)) for r in train)
