@@ -169,7 +169,14 @@ def test_requirements_list_exactly_the_imported_packages():
                 imported |= {a.name.split(".")[0] for a in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 imported.add(node.module.split(".")[0])
-    local = {*PACKAGES, "conftest", "test", "train", "merge", *(p.stem for p in SCRIPTS)}
+    local = {
+        *PACKAGES,
+        "test",
+        "train",
+        "merge",
+        *(p.stem for p in SCRIPTS),
+        *(p.stem for p in (ROOT / "tests").glob("*.py")),
+    }
     local.add("official_afunet")  # the official model, imported from its own folder by benchmark --compare_official
     third_party = {DISTRIBUTIONS.get(m, m) for m in imported - set(sys.stdlib_module_names) - local}
     lines = (ROOT / "requirements.txt").read_text().splitlines()

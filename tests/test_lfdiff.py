@@ -21,8 +21,10 @@ from utils.engine.schedule import learning_rate
 from utils.engine.trainer import run_training
 from utils.losses import build_loss
 
-# exact counts (lfdiff-spec.md §5): (variant, frm_depth) -> parameters
-COUNTS = {("baseline", 2): 4_884_711, ("s1", 2): 5_069_361, ("baseline", 1): 2_753_655, ("s1", 1): 3_081_549}
+# exact counts (lfdiff-spec.md §0, §5), stage 2's without its frozen LPENet: (variant, frm_depth) -> parameters
+COUNTS = {("baseline", 2): 4_884_711, ("s1", 2): 5_069_361, ("baseline", 1): 2_753_655, ("s1", 1): 3_081_549,
+          ("full", 2): 7_458_940, ("split", 2): 7_458_940, ("s2_wo_dm", 2): 5_690_745, ("full", 1): 5_471_128,
+          ("s2_wo_dm", 1): 3_702_933}  # fmt: skip
 MODULES = {
     "AM": (AM, {}, 496_320),
     "FRM d=1": (FRM, {"depth": 1}, 185_271),
