@@ -1,8 +1,10 @@
-"""What every timing script measures, in one home: the benchmark input, FLOP counting, and the timed calls
-(a forward, a training step). scripts/benchmark.py, official_compare.py, contend.py and profile_compare.py
-import from here; this file imports none of them.
+"""What every timing script measures, in one home: the benchmark input, FLOP counting, the timed calls (a
+forward, a training step) and their timing. scripts/benchmark.py, bench_extras.py, official_compare.py,
+contend.py and profile_compare.py import from here; this file imports none of them.
 """
 
+import statistics
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +13,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 from models import AFUNet, TrainingOutput, load_pretrained, trains_on_label
-from utils.device import autocast
+from utils.device import autocast, sync_device
 from utils.losses import HDRLoss, MultiScaleL1
 
 CHECKPOINT = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "afunet-official" / "official_random_init.pth"
@@ -74,3 +76,57 @@ def training_call(model: torch.nn.Module, x: torch.Tensor, target: torch.Tensor)
     opt = torch.optim.Adam(model.parameters(), lr=5e-4)
     model.train()
     return lambda: train_step(model, x, target, opt, None)
+
+
+def timed(fn, device: torch.device, warmup: int, runs: int) -> float:
+    """Median seconds of ``runs`` calls after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
+    sync_device(device)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        sync_device(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_inference(model, size, device, warmup, runs, amp: str | None = None, label: str = "") -> dict:
+    """Time one forward; with ``amp`` (bf16/fp16 autocast) or a compiled ``model``, also its error vs fp32."""
+    x = make_input(1, *size, device)
+
+    def run():
+        with torch.inference_mode(), autocast(device, amp):
+            return model(x)
+
+    flops = count_flops(run)
+    seconds = timed(run, device, warmup, runs)
+    row = {"case": f"inference {size[0]}x{size[1]}{label}", "seconds": seconds, "gflop": flops / 1e9}
+    if amp or label:
+        reference = getattr(model, "_orig_mod", model)
+        with torch.inference_mode():
+            exact = reference(x)
+        row["max_abs_err"] = (run().float() - exact).abs().max().item()
+    return row
+
+
+def bench_train_step(model, batch, size, device, warmup, runs, grad_checkpoint: bool = False, label: str = "",
+                     amp: str | None = None) -> dict:  # fmt: skip
+    """Time forward + backward + Adam; ``model`` may be compiled (then ``label`` says so), its forward may run
+    under ``amp`` autocast (train.py --amp)."""
+    x, target = make_input(batch, size, size, device), torch.rand(batch, 3, size, size, device=device) * 0.5
+    opt = torch.optim.Adam(model.parameters(), lr=5e-4)
+    eager = getattr(model, "_orig_mod", model)
+    model.train()
+    eager.grad_checkpoint = grad_checkpoint
+
+    def run():
+        train_step(model, x, target, opt, amp)
+
+    flops = count_flops(run)
+    seconds = timed(run, device, warmup, runs)
+    model.eval()
+    eager.grad_checkpoint = False
+    name = f"train step batch {batch} {size}x{size}" + (", checkpointed" if grad_checkpoint else "") + label
+    return {"case": name, "seconds": seconds, "gflop": flops / 1e9}

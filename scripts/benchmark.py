@@ -4,6 +4,7 @@ measured in the same process.
 
     python scripts/benchmark.py                 # CPU: inference 128x128 and 256x256, training step
     python scripts/benchmark.py --model sthdr afunet --full   # STHDR beside AFUNet, same process
+    python scripts/benchmark.py --model afunet sthdr lfdiff   # LF-Diff: also its diffusion alone, both stages' steps
     python scripts/benchmark.py --full --json bench.json
     python scripts/benchmark.py --tile 512 --tile_frame 2000x3000   # bounded-memory tiled inference
     python scripts/benchmark.py --threads 2 --compare_official ../shared/reference/official-model \
@@ -13,64 +14,29 @@ measured in the same process.
 import argparse
 import json
 import math
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_calls import count_flops, make_input, train_step  # noqa: E402
+from bench_calls import bench_inference, bench_train_step, count_flops, make_input, timed, train_step  # noqa: E402
+from bench_extras import FULL_FRAME, lfdiff_rows, paper_macs  # noqa: E402
 from bench_report import print_network, side_by_side  # noqa: E402
 from fresh_process import in_fresh_process  # noqa: E402
 from official_compare import add_arguments  # noqa: E402
 
-from models import NETWORKS, build_model, count_parameters  # noqa: E402
-from models.sthdr import PAPER_GMACS, PAPER_GMACS_SIZE, STHDR  # noqa: E402
+from models import NETWORKS, LFDiff, build_model, count_parameters  # noqa: E402
 from utils.cli import run_cli  # noqa: E402
-from utils.device import autocast, resolve_device, sync_device  # noqa: E402
+from utils.device import autocast, resolve_device  # noqa: E402
 from utils.engine.inference import TILE_OVERLAP, predict_tiled, tile_starts  # noqa: E402
 from utils.errors import UserError  # noqa: E402
-
-
-def timed(fn, device: torch.device, warmup: int, runs: int) -> float:
-    """Median seconds of ``runs`` calls after ``warmup`` calls."""
-    for _ in range(warmup):
-        fn()
-    sync_device(device)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        sync_device(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def matmul_flops_per_s(device: torch.device, n: int = 2048) -> float:
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     return 2 * n**3 / timed(lambda: a @ b, device, 3, 10)
-
-
-def bench_inference(model, size, device, warmup, runs, amp: str | None = None, label: str = "") -> dict:
-    """Time one forward; with ``amp`` (bf16/fp16 autocast) or a compiled ``model``, also its error vs fp32."""
-    x = make_input(1, *size, device)
-
-    def run():
-        with torch.inference_mode(), autocast(device, amp):
-            return model(x)
-
-    flops = count_flops(run)
-    seconds = timed(run, device, warmup, runs)
-    row = {"case": f"inference {size[0]}x{size[1]}{label}", "seconds": seconds, "gflop": flops / 1e9}
-    if amp or label:
-        reference = getattr(model, "_orig_mod", model)
-        with torch.inference_mode():
-            exact = reference(x)
-        row["max_abs_err"] = (run().float() - exact).abs().max().item()
-    return row
 
 
 def bench_tiled(model, size: tuple, tile: int, device: torch.device) -> dict:
@@ -84,30 +50,6 @@ def bench_tiled(model, size: tuple, tile: int, device: torch.device) -> dict:
 def n_tiles(size: tuple, tile: int, overlap: int = TILE_OVERLAP) -> int:
     """Number of tiles predict_tiled runs over a frame."""
     return math.prod(len(tile_starts(n, min(tile, n), tile - overlap)) for n in size)
-
-
-FULL_FRAME = (1000, 1500)  # a Kalantari test frame
-
-
-def bench_train_step(model, batch, size, device, warmup, runs, grad_checkpoint: bool = False, label: str = "",
-                     amp: str | None = None) -> dict:  # fmt: skip
-    """Time forward + backward + Adam; ``model`` may be compiled (then ``label`` says so), its forward may run
-    under ``amp`` autocast (train.py --amp)."""
-    x, target = make_input(batch, size, size, device), torch.rand(batch, 3, size, size, device=device) * 0.5
-    opt = torch.optim.Adam(model.parameters(), lr=5e-4)
-    eager = getattr(model, "_orig_mod", model)
-    model.train()
-    eager.grad_checkpoint = grad_checkpoint
-
-    def run():
-        train_step(model, x, target, opt, amp)
-
-    flops = count_flops(run)
-    seconds = timed(run, device, warmup, runs)
-    model.eval()
-    eager.grad_checkpoint = False
-    name = f"train step batch {batch} {size}x{size}" + (", checkpointed" if grad_checkpoint else "") + label
-    return {"case": name, "seconds": seconds, "gflop": flops / 1e9}
 
 
 def run_once(model, case: str, size: tuple, batch: int = 1, tile: int | None = None, amp: str | None = None,
@@ -199,6 +141,8 @@ def bench_network(args: argparse.Namespace, network: str, model: torch.nn.Module
         cases.append((row, None))
     if args.full:
         cases.append((bench_inference(model, FULL_FRAME, device, 1, 1), dict(case="inference", size=FULL_FRAME)))
+    if isinstance(model, LFDiff):
+        cases += [(row, None) for row in lfdiff_rows(args, model, device)]
     if args.tile:
         frame = tuple(int(n) for n in args.tile_frame.lower().split("x"))
         cases.append((bench_tiled(model, frame, args.tile, device), dict(case="inference", size=frame, tile=args.tile)))
@@ -220,19 +164,6 @@ def bench_network(args: argparse.Namespace, network: str, model: torch.nn.Module
         "results": rows,
         "paper": paper_macs(model, device),
     }
-
-
-def paper_macs(model, device: torch.device) -> dict | None:
-    """STHDR: multiply-accumulates at 256x256 (where the paper's Table 4 fits, U27) and 512x512 (where [L220]
-    says it measured), beside Table 4's figure; None for a network whose paper gives none."""
-    if not isinstance(model, STHDR):
-        return None
-    macs = {}
-    for size in (PAPER_GMACS_SIZE, 2 * PAPER_GMACS_SIZE):
-        x = make_input(1, size, size, device)
-        with torch.inference_mode():
-            macs[size] = count_flops(lambda: model(x)) / 2 / 1e9  # noqa: B023 (called at once)
-    return {"gmac": macs, "paper_gmac": PAPER_GMACS[model.config["variant"]], "paper_size": PAPER_GMACS_SIZE}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -104,3 +104,16 @@ def test_the_lfdiff_training_step_is_stage_2s_with_its_diffusion_terms():
     train_step(model, x, torch.rand(1, 3, 16, 16), torch.optim.Adam(model.parameters()), None)
     assert model.diffusion.denoiser.ending.weight.grad.abs().sum() > 0  # the noise loss and the chain ran
     assert all(p.grad is None for p in model.lpenet.parameters())
+
+
+def test_lfdiff_gets_its_diffusion_alone_and_a_stage_1_training_step():
+    from argparse import Namespace
+
+    from bench_extras import lfdiff_rows
+
+    from models.lfdiff import LFDiff
+
+    args = Namespace(warmup=0, runs=1, full=False, batch=1)
+    rows = lfdiff_rows(args, LFDiff("full", frm_depth=1).eval(), torch.device("cpu"))
+    assert [r["case"] for r in rows] == ["inference 256x256, diffusion only", "train step batch 1 128x128, stage 1"]
+    assert all(r["seconds"] > 0 and r["gflop"] > 0 for r in rows)
