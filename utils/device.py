@@ -28,6 +28,8 @@ def resolve_device(name: str) -> torch.device:
         count = torch.cuda.device_count()
         if device.index is not None and device.index >= count:
             raise DeviceError(f"device {name!r}: no such CUDA device ({count} present: cuda:0 to cuda:{count - 1})")
+        if device.index is not None:  # before any allocation: no context on GPU 0 for a run on another GPU
+            torch.cuda.set_device(device)
     elif device.type == "mps" and not torch.backends.mps.is_available():
         raise DeviceError(f"device {name!r}: Apple MPS is not available on this machine; use --device cpu")
     if device.type != "cpu":

@@ -67,18 +67,16 @@ def rank_device(device_name: str, local_rank: int) -> torch.device:
     """Under torchrun each rank takes the GPU of its LOCAL_RANK; 'cpu' (or no GPU with 'auto') runs on CPUs."""
     if device_name == "auto":
         device_name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = resolve_device(device_name)
-    if device.type == "cuda":
-        if device.index is not None:
-            raise DeviceError(f"device {device_name!r}: under torchrun give --device cuda (or auto); each rank "
-                              f"takes the GPU of its LOCAL_RANK (set CUDA_VISIBLE_DEVICES to choose GPUs)")  # fmt: skip
-        count = torch.cuda.device_count()
-        if local_rank >= count:
-            raise DeviceError(f"LOCAL_RANK {local_rank}: only {count} CUDA devices on this machine; "
-                              f"start at most {count} processes per node")  # fmt: skip
-        torch.cuda.set_device(local_rank)
-        return torch.device("cuda", local_rank)
-    return device
+    if device_name.split(":")[0] != "cuda" or not torch.cuda.is_available():
+        return resolve_device(device_name)  # the CPU, another device, or CUDA's one-line error
+    if device_name != "cuda":
+        raise DeviceError(f"device {device_name!r}: under torchrun give --device cuda (or auto); each rank "
+                          f"takes the GPU of its LOCAL_RANK (set CUDA_VISIBLE_DEVICES to choose GPUs)")  # fmt: skip
+    count = torch.cuda.device_count()
+    if local_rank >= count:
+        raise DeviceError(f"LOCAL_RANK {local_rank}: only {count} CUDA devices on this machine; "
+                          f"start at most {count} processes per node")  # fmt: skip
+    return resolve_device(f"cuda:{local_rank}")  # made current before its first allocation: none on GPU 0
 
 
 def shutdown() -> None:

@@ -1,0 +1,63 @@
+"""The CUDA paths, simulated on the CPU: a run's GPU is made current before its first allocation (one
+process and torchrun), and the random state a checkpoint keeps is its own GPU's, restorable with fewer or
+other GPUs visible."""
+
+import pytest
+import torch
+
+from utils import rng
+from utils.device import resolve_device
+from utils.engine.distributed import rank_device
+
+
+class FakeCuda:
+    """Two visible GPUs: records which device is made current and where each allocation lands."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, count: int = 2) -> None:
+        self.events: list[tuple[str, object]] = []
+        self.current, self.count, self.states = 0, count, {}
+        real_empty = torch.empty
+
+        def empty(*size, device=None, **kwargs):
+            if device is not None and torch.device(device).type == "cuda":
+                self.events.append(("allocate", torch.device(device).index))
+                return real_empty(*size, **kwargs)
+            return real_empty(*size, device=device, **kwargs)
+
+        def set_device(device):
+            self.current = torch.device(device).index if not isinstance(device, int) else device
+            self.events.append(("set_device", self.current))
+
+        cuda = torch.cuda
+        monkeypatch.setattr(cuda, "is_available", lambda: True)
+        monkeypatch.setattr(cuda, "device_count", lambda: self.count)
+        monkeypatch.setattr(cuda, "set_device", set_device)
+        monkeypatch.setattr(cuda, "current_device", lambda: self.current)
+        monkeypatch.setattr(cuda, "get_rng_state", lambda device: torch.tensor([device, 7], dtype=torch.uint8))
+        monkeypatch.setattr(cuda, "set_rng_state", lambda state, device: self.states.__setitem__(device, state))
+        monkeypatch.setattr(torch, "empty", empty)
+
+
+def test_an_explicit_gpu_is_made_current_before_its_first_allocation(monkeypatch):
+    cuda = FakeCuda(monkeypatch)
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)
+    assert cuda.events == [("set_device", 1), ("allocate", 1)]
+
+
+def test_each_torchrun_rank_allocates_on_its_own_gpu_only(monkeypatch):
+    cuda = FakeCuda(monkeypatch)
+    assert rank_device("auto", 1) == torch.device("cuda", 1)
+    assert cuda.events == [("set_device", 1), ("allocate", 1)]  # nothing on GPU 0
+
+
+def test_the_random_state_is_the_runs_gpus_and_restores_with_fewer_gpus(monkeypatch):
+    cuda = FakeCuda(monkeypatch)
+    cuda.current = 1
+    state = rng.rng_state()
+    assert state["cuda"].tolist() == [1, 7]  # one state, the current GPU's, not every visible GPU's
+    cuda.count, cuda.current = 1, 0  # resumed where one GPU is visible
+    rng.set_rng_state(state)
+    assert cuda.states[0].tolist() == [1, 7]
+    old = {**state, "cuda": [torch.tensor([0, 1], dtype=torch.uint8), torch.tensor([1, 1], dtype=torch.uint8)]}
+    rng.set_rng_state(old)  # an older checkpoint with every GPU's state: the current index's, else the first
+    assert cuda.states[0].tolist() == [0, 1]
