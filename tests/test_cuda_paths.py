@@ -1,6 +1,6 @@
 """The CUDA paths, simulated on the CPU: a run's GPU is made current before its first allocation (one
-process and torchrun), and the random state a checkpoint keeps is its own GPU's, restorable with fewer or
-other GPUs visible."""
+process and torchrun), the random state a checkpoint keeps is its own GPU's, restorable with fewer or
+other GPUs visible, and merge.py's out-of-memory retry (allocator and library errors) reports its tiles."""
 
 import pytest
 import torch
@@ -61,3 +61,36 @@ def test_the_random_state_is_the_runs_gpus_and_restores_with_fewer_gpus(monkeypa
     old = {**state, "cuda": [torch.tensor([0, 1], dtype=torch.uint8), torch.tensor([1, 1], dtype=torch.uint8)]}
     rng.set_rng_state(old)  # an older checkpoint with every GPU's state: the current index's, else the first
     assert cuda.states[0].tolist() == [0, 1]
+
+
+class RunsOutOfMemory(torch.nn.Module):
+    """Raises an out-of-memory error (``kind``) for inputs wider than ``limit``; else the first 3 channels."""
+
+    def __init__(self, kind: type[Exception], message: str, limit: int = 200) -> None:
+        super().__init__()
+        self.kind, self.message, self.limit, self.widths = kind, message, limit, []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.widths.append(x.shape[-1])
+        if x.shape[-1] > self.limit:
+            raise self.kind(self.message)
+        return x[:, :3]
+
+
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        (torch.cuda.OutOfMemoryError, "CUDA out of memory. Tried to allocate"),
+        (RuntimeError, "cuDNN error: CUDNN_STATUS_ALLOC_FAILED out of memory"),
+    ],
+)
+def test_merge_retries_out_of_memory_with_tiles_and_says_so(kind, message, capsys):
+    from utils.engine.merge import predict
+
+    model, x = RunsOutOfMemory(kind, message), torch.rand(1, 18, 256, 300)
+    out, tile = predict(model, x, None)
+    assert tile == 150 and model.widths[0] == 384 and set(model.widths[1:]) == {150}  # the padded frame, then tiles
+    torch.testing.assert_close(out, x[:, :3])
+    assert "retrying with 150x150 tiles" in capsys.readouterr().out
+    with pytest.raises(RuntimeError, match="shape mismatch"):  # any other error is not retried
+        predict(RunsOutOfMemory(RuntimeError, "shape mismatch"), x, None)

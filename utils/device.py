@@ -40,6 +40,11 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def is_out_of_memory(error: BaseException) -> bool:
+    """True for a device running out of memory: the CUDA allocator's error or a library's (cuDNN, cuBLAS)."""
+    return isinstance(error, torch.cuda.OutOfMemoryError) or "out of memory" in str(error).lower()
+
+
 def sync_device(device: torch.device) -> None:
     """Wait for queued CUDA work so that timings are real; a no-op on the CPU."""
     if device.type == "cuda":

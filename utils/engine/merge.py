@@ -14,7 +14,7 @@ from datasets.inputs import GAMMA, make_input
 from models import DEMO_WEIGHTS, load_model, needs_label, set_sampling
 from utils import align
 from utils.checkpoint import check_writable
-from utils.device import resolve_device
+from utils.device import is_out_of_memory, resolve_device
 from utils.errors import UserError
 from utils.hdr_io import write_hdr, write_png
 from utils.photos import PHOTO_EXTENSIONS, PhotoInfo, read_info, read_photo
@@ -144,19 +144,21 @@ def align_frames(frames: list[Frame], mode: str) -> list[str]:
     return lines
 
 
-def predict(model: torch.nn.Module, x: torch.Tensor, tile: int | None) -> torch.Tensor:
-    """One pass, or tiles with a progress bar; a CUDA out-of-memory retries with tiles half the size."""
+def predict(model: torch.nn.Module, x: torch.Tensor, tile: int | None) -> tuple[torch.Tensor, int | None]:
+    """One pass, or tiles with a progress bar; running out of GPU memory (the allocator's error or a cuDNN /
+    cuBLAS "out of memory") retries with tiles half the size. -> (prediction, the tile size used or None)."""
     while True:
         try:
-            if tile:
-                return predict_tiled(model, x, tile, progress=True)
-            return predict_full(model, x)
-        except torch.cuda.OutOfMemoryError:
+            return (predict_tiled(model, x, tile, progress=True) if tile else predict_full(model, x)), tile
+        except RuntimeError as e:  # torch.cuda.OutOfMemoryError is one
+            if not is_out_of_memory(e):
+                raise
+        if torch.cuda.is_available():  # here, the failed pass's tensors are released: the cache can empty
             torch.cuda.empty_cache()
-            tile = min(tile or max(x.shape[-2:]), max(x.shape[-2:])) // 2
-            if tile < MIN_TILE:
-                raise UserError("out of GPU memory even with 128x128 tiles; use --device cpu") from None
-            warn(f"out of GPU memory; retrying with {tile}x{tile} tiles")
+        tile = min(tile or max(x.shape[-2:]), max(x.shape[-2:])) // 2
+        if tile < MIN_TILE:
+            raise UserError("out of GPU memory even with 128x128 tiles; use --device cpu")
+        warn(f"out of GPU memory; retrying with {tile}x{tile} tiles")
 
 
 def describe_weights(ckpt: dict[str, Any]) -> str:
@@ -214,7 +216,8 @@ def run_merge(args: Any) -> int:
     times = np.array([f.exposure / frames[0].exposure for f in frames])  # shortest = 1, as in training
     x = torch.from_numpy(make_input(np.stack([f.ldr for f in frames]), times))[None].to(device)
     start = time.perf_counter()
-    hdr = predict(model.to(device).eval(), x, tile)[0].float().cpu().numpy().transpose(1, 2, 0)
+    hdr, tile = predict(model.to(device).eval(), x, tile)
+    hdr = hdr[0].float().cpu().numpy().transpose(1, 2, 0)
     seconds = time.perf_counter() - start
     if not args.no_clip_guard:
         hdr = guard_clipped(hdr, frames[0].ldr)  # the shortest exposure is the unit (times[0] = 1)
