@@ -94,3 +94,16 @@ def test_merge_retries_out_of_memory_with_tiles_and_says_so(kind, message, capsy
     assert "retrying with 150x150 tiles" in capsys.readouterr().out
     with pytest.raises(RuntimeError, match="shape mismatch"):  # any other error is not retried
         predict(RunsOutOfMemory(RuntimeError, "shape mismatch"), x, None)
+
+
+def test_testing_out_of_memory_is_one_line_that_suggests_tiles(tmp_path):
+    from conftest import synth_scenes
+
+    from datasets import LAYOUTS, TestDataset
+    from utils.engine.evaluation import evaluate
+    from utils.errors import UserError
+
+    dataset = TestDataset(synth_scenes(tmp_path / "Test", scenes=1, size=(40, 48)), LAYOUTS["kalantari"])
+    model = RunsOutOfMemory(torch.cuda.OutOfMemoryError, "CUDA out of memory. Tried to allocate 2.00 GiB", 100)
+    with pytest.raises(UserError, match=r"^scene 001: out of cpu memory on the full 40x48 frame; give --tile 512"):
+        evaluate(model, dataset, torch.device("cpu"), progress=False)

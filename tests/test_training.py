@@ -180,3 +180,25 @@ def test_vgg_and_fft_losses_run(data_dir, tmp_path):
     for loss in ("vgg", "fft"):
         args = args_for(data_dir, tmp_path / loss, "--loss", loss, "--max_iters", "1", "--vgg_random_init_for_tests")
         assert run_training(args) == 0
+
+
+@pytest.mark.slow
+def test_a_failing_validation_loses_no_step_and_the_resume_is_exact(data_dir, tmp_path, monkeypatch):
+    """latest.pth is written before validation: an out-of-memory there, then a resume, ends as one run."""
+    argv = ("--val_scenes", "1", "--no_tensorboard")
+    assert run_training(args_for(data_dir, tmp_path / "straight", *argv)) == 0
+    evaluate = trainer_module.evaluate
+
+    def out_of_memory(*args, **kwargs):
+        raise UserError("scene 002: out of cuda memory on the full 40x48 frame")
+
+    monkeypatch.setattr(trainer_module, "evaluate", out_of_memory)
+    with pytest.raises(UserError, match="out of cuda memory"):
+        run_training(args_for(data_dir, tmp_path / "failed", *argv))
+    saved = torch.load(tmp_path / "failed" / "latest.pth")
+    assert (saved["epoch"], saved["iter_in_epoch"], saved["iteration"]) == (1, 2, 2)  # the whole first epoch
+    monkeypatch.setattr(trainer_module, "evaluate", evaluate)
+    assert run_training(args_for(data_dir, tmp_path / "failed", *argv, "--resume", "auto")) == 0
+    a, b = (torch.load(tmp_path / run / "latest.pth") for run in ("straight", "failed"))
+    assert a["iteration"] == b["iteration"] == 4 and a["best"] == b["best"]
+    assert all(torch.equal(v, b["model"][k]) for k, v in a["model"].items())

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from datasets.testing import TestDataset
 from models import needs_label
-from utils.device import sync_device
+from utils.device import is_out_of_memory, sync_device
 from utils.errors import UserError
 from utils.hdr_io import read_hdr, write_hdr, write_png
 from utils.metrics import METRICS, all_metrics
@@ -58,7 +58,14 @@ def evaluate(
         if oracle and not item["has_label"]:
             raise UserError(f"scene {item['name']}: LF-Diff stage 1 reads its prior from the label, and it has none")
         label_in = item["label"][None].to(device) if oracle else None
-        pred = predict_tiled(model, x, tile, overlap) if tile else predict_full(model, x, label=label_in)
+        try:
+            pred = predict_tiled(model, x, tile, overlap) if tile else predict_full(model, x, label=label_in)
+        except RuntimeError as e:  # torch.cuda.OutOfMemoryError is one
+            if not is_out_of_memory(e):
+                raise
+            how = f"{tile}x{tile} tiles" if tile else f"the full {x.shape[-2]}x{x.shape[-1]} frame"
+            raise UserError(f"scene {item['name']}: out of {device.type} memory on {how}; give --tile 512 (smaller "
+                            f"tiles need less; not the paper protocol) or use --device cpu") from None  # fmt: skip
         sync_device(device)
         seconds = time.perf_counter() - start
         pred = pred[0].float().cpu().numpy()

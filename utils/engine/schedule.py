@@ -37,10 +37,11 @@ def learning_rate(epoch: int, epochs: int, lr: float, lr_min: float, lr_step: in
 
 
 class EpochSampler(Sampler[int]):
-    """A permutation of the dataset drawn from (seed, epoch) alone, optionally from position ``start``."""
+    """A permutation of the dataset drawn from (seed, epoch) alone, optionally from position ``start`` (past
+    the end: empty, as a run saved at the end of an epoch resumes)."""
 
     def __init__(self, n: int, seed: int, epoch: int, start: int = 0) -> None:
-        self.n, self.seed, self.epoch, self.start = n, seed, epoch, start
+        self.n, self.seed, self.epoch, self.start = n, seed, epoch, min(start, n)
 
     def __iter__(self):
         g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)

@@ -189,6 +189,13 @@ class Trainer:
             group["lr"] = lr
         return lr
 
+    def validates_now(self) -> bool:
+        """True at the end of an epoch whose validation (or test) set is scored."""
+        a = self.args
+        return (self.val_set is not None and self.epoch % a.val_every == 0) or (
+            self.test_set is not None and self.epoch % a.eval_test_every == 0
+        )
+
     def validate(self) -> None:
         """Rank 0 scores the validation (and test) set and keeps best.pth; the other ranks wait."""
         a = self.args
@@ -254,6 +261,8 @@ class Trainer:
                         else f"{stop.signal or 'a stop signal on another rank'} received"  # fmt: skip
                     self.log(f"{reason}: saved {path} at iteration {self.iteration}; resume with --resume auto")
                     return 0
+            if self.validates_now():
+                self.save("latest.pth")  # first: a failure in validation (out of memory) then loses no step
             self.validate()
             self.epoch, self.iter_in_epoch = self.epoch + 1, 0
             self.save("latest.pth")
