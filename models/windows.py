@@ -108,6 +108,12 @@ class RelativePositionBias(nn.Module):
         nn.init.trunc_normal_(self.table, std=0.02)
         self._cached: tuple[tuple[int, int], torch.Tensor] | None = None
 
+    def train(self, mode: bool = True) -> "RelativePositionBias":
+        """Also forgets the cached bias: a fused optimiser step (``Adam(fused=True)``) changes the table in
+        place without bumping its version, and evaluation always starts with ``eval()``."""
+        self._cached = None
+        return super().train(mode)
+
     def forward(self) -> torch.Tensor:
         """-> (heads, ws*ws, ws*ws). Without autograd, computed once per state of the table and reused."""
         if torch.is_grad_enabled() or torch.compiler.is_compiling():
