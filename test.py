@@ -38,6 +38,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tile_overlap", type=int, default=32, help="tile overlap in pixels (default: %(default)s)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1, ...")
     p.add_argument(
+        "--tf32",
+        action="store_true",
+        help="CUDA: TF32 matmuls and convolutions (faster; outputs move by about 1e-3). Default: full float32, "
+        "as the paper tables and the equivalence checks need",
+    )
+    p.add_argument(
         "--seed",
         type=int,
         default=None,

@@ -57,6 +57,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     r.add_argument("--amp", choices=["bf16"], default=None,
                    help="forward pass under bfloat16 autocast (weights, optimiser and loss stay float32): "
                         "faster on GPUs and on CPUs with AMX/AVX512-BF16 (README, Performance)")  # fmt: skip
+    r.add_argument(
+        "--no_tf32",
+        dest="tf32",
+        action="store_false",
+        help="CUDA: full float32 matmuls and convolutions (default: TF32 on Ampere and newer, faster)",
+    )
     m = p.add_argument_group("model")
     m.add_argument("--model", choices=sorted(NETWORKS), default=None,
                    help="network (default: the recipe's; afunet without --recipe)")  # fmt: skip

@@ -123,3 +123,19 @@ def test_the_cached_window_bias_follows_a_fused_optimiser_step():
         after = bias()
         torch.testing.assert_close(after, bias.gather())
     assert not torch.equal(before, after)
+
+
+def test_the_float32_mode_is_chosen_explicitly_for_testing_and_training():
+    import test as test_script
+    import train as train_script
+    from utils.device import set_tf32
+
+    assert train_script.parse_args(["--dataset_dir", "x"]).tf32 is True
+    assert train_script.parse_args(["--dataset_dir", "x", "--no_tf32"]).tf32 is False
+    assert test_script.parse_args([]).tf32 is False and test_script.parse_args(["--tf32"]).tf32 is True
+    matmul, conv = torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision
+    try:
+        assert set_tf32(True) == "tf32" and torch.backends.cuda.matmul.fp32_precision == "tf32"
+        assert set_tf32(False) == "ieee" and torch.backends.cudnn.conv.fp32_precision == "ieee"
+    finally:
+        torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision = matmul, conv

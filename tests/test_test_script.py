@@ -47,6 +47,8 @@ def test_test_py_end_to_end(scenes, official_checkpoint, tmp_path, capsys):
     assert [r["scene"] for r in rows] == ["001", "002", "mean"]
     report = json.loads((out / "results.json").read_text())
     assert report["software"]["torch"] == torch.__version__ and report["unlabeled"] == ["003"]
+    assert report["hardware"]["device"] == "cpu" and report["hardware"]["float32"] == "ieee (CPU)"
+    assert torch.backends.cuda.matmul.fp32_precision == torch.backends.cudnn.conv.fp32_precision == "ieee"
     for name in ("001", "002", "003"):
         assert (out / f"{name}.hdr").is_file() and (out / f"{name}_tonemapped.png").is_file()
     # the tables agree with the metric functions applied to the model's predictions

@@ -1,5 +1,7 @@
 """Device selection, synchronisation and autocast, with one-line errors for devices that cannot be used."""
 
+import platform
+
 import torch
 
 from .errors import DeviceError, first_line
@@ -43,6 +45,28 @@ def resolve_device(name: str) -> torch.device:
 def is_out_of_memory(error: BaseException) -> bool:
     """True for a device running out of memory: the CUDA allocator's error or a library's (cuDNN, cuBLAS)."""
     return isinstance(error, torch.cuda.OutOfMemoryError) or "out of memory" in str(error).lower()
+
+
+def set_tf32(enabled: bool) -> str:
+    """float32 matmuls and convolutions on CUDA in TF32 (Ampere and newer: faster, outputs move by about
+    1e-3) or in full float32 ("ieee"); set explicitly rather than left to the defaults (TF32 convolutions,
+    full-precision matmuls). Nothing changes on the CPU. -> the mode set."""
+    mode = "tf32" if enabled else "ieee"
+    torch.backends.cuda.matmul.fp32_precision = mode
+    torch.backends.cudnn.conv.fp32_precision = mode
+    return mode
+
+
+def describe_device(device: torch.device) -> dict[str, str | None]:
+    """What a result records of where it ran: the device and its name, torch, CUDA and cuDNN versions and
+    the float32 mode of CUDA matmuls and convolutions."""
+    cuda = device.type == "cuda"
+    return {
+        "device": str(device), "name": torch.cuda.get_device_name(device) if cuda else platform.processor() or None,
+        "torch": torch.__version__, "cuda": torch.version.cuda if cuda else None,
+        "cudnn": str(torch.backends.cudnn.version()) if cuda else None,
+        "float32": torch.backends.cuda.matmul.fp32_precision if cuda else "ieee (CPU)",
+    }  # fmt: skip
 
 
 def sync_device(device: torch.device) -> None:

@@ -14,7 +14,7 @@ from datasets.inputs import GAMMA, make_input
 from models import DEMO_WEIGHTS, load_model, needs_label, set_sampling
 from utils import align
 from utils.checkpoint import check_writable
-from utils.device import is_out_of_memory, resolve_device
+from utils.device import is_out_of_memory, resolve_device, set_tf32
 from utils.errors import UserError
 from utils.hdr_io import write_hdr, write_png
 from utils.photos import PHOTO_EXTENSIONS, PhotoInfo, read_info, read_photo
@@ -198,6 +198,7 @@ def run_merge(args: Any) -> int:
         if problem:
             raise UserError(problem.replace("run folder", "output folder"))
     device = resolve_device(args.device)
+    set_tf32(False)  # full float32, as test.py
     weights = Path(args.pretrained_model) if args.pretrained_model else (OFFICIAL if OFFICIAL.is_file() else DEMO)
     frames = choose_three(exposures(collect(args.inputs), args.ev, args.times))
     load_frames(frames)

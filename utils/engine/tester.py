@@ -9,7 +9,7 @@ from datasets.layouts import LAYOUTS, Layout, layout_from_args
 from datasets.samples import SAMPLES_DIR, TEST_PATH, ensure_samples
 from datasets.testing import TestDataset
 from models import DEMO_WEIGHTS, checkpoint_config, load_model, needs_label, network_name, set_sampling
-from utils.device import resolve_device
+from utils.device import describe_device, resolve_device, set_tf32
 from utils.errors import UserError
 
 from .evaluation import evaluate
@@ -32,6 +32,7 @@ def test_set_from_args(args: Any) -> tuple[Layout, Path, str | None]:
 def run_test(args: Any) -> int:
     """test.py: load the checkpoint, evaluate the test split, write and print the tables."""
     device = resolve_device(args.device)
+    set_tf32(args.tf32)
     if not args.pretrained_model and (args.model or "afunet") not in DEMO_WEIGHTS:
         raise UserError(f"no bundled {args.model} weights: give its checkpoint with --pretrained_model")
     checkpoint = args.pretrained_model or DEMO_WEIGHTS[args.model or "afunet"]
@@ -64,8 +65,8 @@ def run_test(args: Any) -> int:
         protocol = f"tiled: {args.tile}x{args.tile} tiles, {args.tile_overlap} px overlap (not the paper protocol)"
     meta = {"checkpoint": str(checkpoint), "model_config": checkpoint_config(model),
             "checkpoint_meta": ckpt.get("meta"), "dataset": layout.__dict__, "test_root": str(root),
-            "device": str(device), "protocol": protocol, "oracle": oracle, "sampling": sampling,
-            "hdrvdp2": hdrvdp_setting(recipe, ppd)}  # fmt: skip
+            "device": str(device), "hardware": describe_device(device), "protocol": protocol, "oracle": oracle,
+            "sampling": sampling, "hdrvdp2": hdrvdp_setting(recipe, ppd)}  # fmt: skip
     table = write_reports(result, save_dir, meta, paper_row)
     print(table)
     print(f"wrote results.csv, results.json, results.md and predictions to {save_dir}")

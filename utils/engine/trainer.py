@@ -24,7 +24,7 @@ from models import (
     trains_on_label,
 )  # fmt: skip
 from utils.checkpoint import atomic_save, check_writable, read_checkpoint
-from utils.device import autocast, resolve_device
+from utils.device import autocast, resolve_device, set_tf32
 from utils.errors import CheckpointError, UserError
 from utils.losses import VGG19Features, build_loss
 from utils.rng import rng_state, seed_everything, set_rng_state
@@ -280,6 +280,7 @@ def run_training(args: Any) -> int:
     """train.py (or one torchrun rank): build the run, resume if asked, train; NaN/Inf on any rank ends
     every rank with a message and exit code 2."""
     ranks, device = distributed.setup(args.device, args.batch_size, args.dist_timeout)
+    set_tf32(args.tf32)
     try:
         trainer = Trainer(args, ranks, device)
         if trainer.resume_from:
