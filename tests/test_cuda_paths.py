@@ -1,6 +1,7 @@
 """The CUDA paths, simulated on the CPU: a run's GPU is made current before its first allocation (one
-process and torchrun), the random state a checkpoint keeps is its own GPU's, restorable with fewer or
-other GPUs visible, and merge.py's out-of-memory retry (allocator and library errors) reports its tiles."""
+process and torchrun) and probed with a real kernel; bf16 needs native support; the random state a
+checkpoint keeps is its own GPU's, restorable with fewer or other GPUs; out-of-memory handling in merge.py
+and test.py; the cached window bias after a fused optimiser step; the float32 mode."""
 
 import pytest
 import torch
@@ -16,13 +17,13 @@ class FakeCuda:
     def __init__(self, monkeypatch: pytest.MonkeyPatch, count: int = 2) -> None:
         self.events: list[tuple[str, object]] = []
         self.current, self.count, self.states = 0, count, {}
-        real_empty = torch.empty
+        real_ones = torch.ones
 
-        def empty(*size, device=None, **kwargs):
+        def ones(*size, device=None, **kwargs):
             if device is not None and torch.device(device).type == "cuda":
                 self.events.append(("allocate", torch.device(device).index))
-                return real_empty(*size, **kwargs)
-            return real_empty(*size, device=device, **kwargs)
+                return real_ones(*size, **kwargs)
+            return real_ones(*size, device=device, **kwargs)
 
         def set_device(device):
             self.current = torch.device(device).index if not isinstance(device, int) else device
@@ -35,7 +36,7 @@ class FakeCuda:
         monkeypatch.setattr(cuda, "current_device", lambda: self.current)
         monkeypatch.setattr(cuda, "get_rng_state", lambda device: torch.tensor([device, 7], dtype=torch.uint8))
         monkeypatch.setattr(cuda, "set_rng_state", lambda state, device: self.states.__setitem__(device, state))
-        monkeypatch.setattr(torch, "empty", empty)
+        monkeypatch.setattr(torch, "ones", ones)
 
 
 def test_an_explicit_gpu_is_made_current_before_its_first_allocation(monkeypatch):
@@ -139,3 +140,28 @@ def test_the_float32_mode_is_chosen_explicitly_for_testing_and_training():
         assert set_tf32(False) == "ieee" and torch.backends.cudnn.conv.fp32_precision == "ieee"
     finally:
         torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision = matmul, conv
+
+
+def test_bf16_on_a_gpu_without_it_is_refused_in_one_line(monkeypatch):
+    from utils.device import check_amp
+    from utils.errors import DeviceError
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Tesla V100")
+    with pytest.raises(DeviceError, match=r"^--amp bf16: Tesla V100 has no native bfloat16"):
+        check_amp(torch.device("cuda", 0), "bf16")
+    check_amp(torch.device("cuda", 0), None)
+    check_amp(torch.device("cpu"), "bf16")
+
+
+def test_a_gpu_the_build_cannot_run_is_one_line_at_start(monkeypatch):
+    from utils.errors import DeviceError
+
+    FakeCuda(monkeypatch)
+
+    def no_kernel(*size, device=None, **kwargs):
+        raise RuntimeError("CUDA error: no kernel image is available for execution on the device\nCUDA kernel ...")
+
+    monkeypatch.setattr(torch, "ones", no_kernel)
+    with pytest.raises(DeviceError, match=r"^device 'cuda:1': cannot be used \(CUDA error: no kernel image"):
+        resolve_device("cuda:1")

@@ -168,7 +168,7 @@ def test_multiscale_loss_is_zero_on_a_perfect_pyramid_and_has_three_terms():
     assert total.item() < 1e-6 and sorted(terms) == ["l1_s0", "l1_s1", "l1_s2"]
     wrong = [p + 0.1 for p in perfect]
     total, terms = MultiScaleL1()(wrong, label)
-    assert total.item() == pytest.approx(sum(terms.values())) and all(v > 0 for v in terms.values())
+    assert total.item() == pytest.approx(float(sum(terms.values()))) and all(v > 0 for v in terms.values())
 
 
 def test_single_output_losses_refuse_a_list_with_the_way_out():

@@ -35,8 +35,8 @@ def resolve_device(name: str) -> torch.device:
     elif device.type == "mps" and not torch.backends.mps.is_available():
         raise DeviceError(f"device {name!r}: Apple MPS is not available on this machine; use --device cpu")
     if device.type != "cpu":
-        try:
-            torch.empty(1, device=device)
+        try:  # a real kernel, waited for: a wheel built without this GPU's architecture fails here, in one line
+            torch.ones(1, device=device).add_(1).cpu()
         except (RuntimeError, AssertionError) as e:  # a CPU-only build asserts
             raise DeviceError(f"device {name!r}: cannot be used ({first_line(e)})") from None
     return device
@@ -45,6 +45,15 @@ def resolve_device(name: str) -> torch.device:
 def is_out_of_memory(error: BaseException) -> bool:
     """True for a device running out of memory: the CUDA allocator's error or a library's (cuDNN, cuBLAS)."""
     return isinstance(error, torch.cuda.OutOfMemoryError) or "out of memory" in str(error).lower()
+
+
+def check_amp(device: torch.device, amp: str | None) -> None:
+    """--amp bf16 on a GPU without native bfloat16 (compute capability below 8.0) would be emulated, slower
+    than float32: refused in one line."""
+    if amp == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported(including_emulation=False):
+        name = torch.cuda.get_device_name(device)
+        raise DeviceError(f"--amp bf16: {name} has no native bfloat16 (compute capability below 8.0); train "
+                          f"without --amp")  # fmt: skip
 
 
 def set_tf32(enabled: bool) -> str:

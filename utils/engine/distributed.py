@@ -131,7 +131,8 @@ def reduce_terms(values: torch.Tensor, weight: float, stop: bool, ranks: Ranks) 
         return values.detach().float().tolist(), stop
     packed = torch.cat([values.detach().float() * weight, torch.tensor([float(stop)], device=values.device)])
     dist.all_reduce(packed)
-    return (packed[:-1] / ranks.world_size).tolist(), packed[-1].item() > 0
+    *means, stops = (packed / ranks.world_size).tolist()  # one host sync a step
+    return means, stops > 0
 
 
 def gather(obj: Any, ranks: Ranks) -> list[Any]:

@@ -24,7 +24,7 @@ from models import (
     trains_on_label,
 )  # fmt: skip
 from utils.checkpoint import atomic_save, check_writable, read_checkpoint
-from utils.device import autocast, resolve_device, set_tf32
+from utils.device import autocast, check_amp, resolve_device, set_tf32
 from utils.errors import CheckpointError, UserError
 from utils.losses import VGG19Features, build_loss
 from utils.rng import rng_state, seed_everything, set_rng_state
@@ -76,7 +76,8 @@ class Trainer:
         self.train_model = self.model
         if self.ranks.enabled:  # static graph: the same parameters (all but the unused embed_norm_div3) every step
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.train_model = DistributedDataParallel(self.model, device_ids=ids, static_graph=True)
+            self.train_model = DistributedDataParallel(self.model, device_ids=ids, static_graph=True,
+                                                       broadcast_buffers=False)  # constant index tables  # fmt: skip
         trainable = [p for p in self.model.parameters() if p.requires_grad]  # not LF-Diff's frozen modules
         self.optimizer = torch.optim.Adam(trainable, lr=args.lr, betas=(0.9, 0.999), eps=1e-8)
         self.epoch, self.iter_in_epoch, self.iteration, self.best = 1, 0, 0, None
@@ -156,7 +157,7 @@ class Trainer:
     def step(self, batch: dict, weight: float, stop_requested: bool) -> tuple[dict[str, float], bool]:
         """One optimiser step on this rank's share; -> (global-batch mean of the loss and, for a network with
         loss terms of its own, of each term, stop on every rank)."""
-        x, label = batch["input"].to(self.device), batch["label"].to(self.device)
+        x, label = (batch[k].to(self.device, non_blocking=True) for k in ("input", "label"))  # pinned on CUDA
         with autocast(self.device, self.args.amp):
             out = self.train_model(x, label) if self.feeds_label else self.train_model(x)
         own = isinstance(out, TrainingOutput)
@@ -281,6 +282,7 @@ def run_training(args: Any) -> int:
     every rank with a message and exit code 2."""
     ranks, device = distributed.setup(args.device, args.batch_size, args.dist_timeout)
     set_tf32(args.tf32)
+    check_amp(device, args.amp)
     try:
         trainer = Trainer(args, ranks, device)
         if trainer.resume_from:

@@ -13,11 +13,11 @@ class MultiScaleL1(nn.Module):
     bilinear pyramid (label first, then tone map: U19), weight 1 each, summed (U20).
 
     ``outputs`` is a network's training output: one (B, 3, H, W) tensor or a list of them at H / 2^k.
-    Returns (total, {"l1_s<k>": term}) with one term per output.
+    Returns (total, {"l1_s<k>": detached term}) with one term per output.
     """
 
-    def forward(self, outputs: Tensor | list[Tensor], label: Tensor) -> tuple[Tensor, dict[str, float]]:
+    def forward(self, outputs: Tensor | list[Tensor], label: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
         terms = [F.l1_loss(mu_law(o.float()), mu_law(down_to(label, o.shape[-2:]))) for o in outputs]
         total = torch.stack(terms).sum()
-        return total, {f"l1_s{k}": t.item() for k, t in enumerate(terms)}
+        return total, {f"l1_s{k}": t.detach() for k, t in enumerate(terms)}
