@@ -1,6 +1,8 @@
 """Shared test fixtures: the shipped official-equivalence data (tests/fixtures), paths into ../shared
-(skipped with a reason when it is absent), small synthetic scenes and network inputs."""
+(skipped with a reason when it is absent), small synthetic scenes and network inputs, and the device of
+the tests that can run on a GPU (``TEST_DEVICE=cuda pytest -m device``; the CPU by default)."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,14 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 FIXTURES = ROOT / "tests" / "fixtures" / "afunet-official"  # shipped: a fresh clone runs the equivalence proof
+
+
+@pytest.fixture(scope="session")
+def device() -> torch.device:
+    """The device of the tests marked ``device``: $TEST_DEVICE (cpu, cuda, cuda:1, ...), else the CPU."""
+    from utils.device import resolve_device
+
+    return resolve_device(os.environ.get("TEST_DEVICE", "cpu"))
 
 
 def shared_path(*parts: str) -> Path:

@@ -110,10 +110,11 @@ def test_testing_out_of_memory_is_one_line_that_suggests_tiles(tmp_path):
         evaluate(model, dataset, torch.device("cpu"), progress=False)
 
 
-def test_the_cached_window_bias_follows_a_fused_optimiser_step():
+@pytest.mark.device
+def test_the_cached_window_bias_follows_a_fused_optimiser_step(device):
     from models.windows import RelativePositionBias
 
-    bias = RelativePositionBias(heads=2, ws=4).eval()
+    bias = RelativePositionBias(heads=2, ws=4).to(device).eval()
     with torch.no_grad():
         before = bias().clone()
     bias.train()

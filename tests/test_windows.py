@@ -16,25 +16,26 @@ from models.windows import (
 )
 
 
+@pytest.mark.device
 @pytest.mark.parametrize(
     "grad, h, w",
     [(True, 24, 40), (False, 24, 40), (False, 48, 56)],
     ids=["explicit-cpu-training", "in-cache-inference", "sdpa"],
 )
-def test_windowed_attention_matches_the_explicit_swin_formula(grad, h, w):
+def test_windowed_attention_matches_the_explicit_swin_formula(grad, h, w, device):
     """softmax((q * d^-0.5) k^T + bias + mask) v with the full shifted-window mask, batch 2, on all three
     paths: the plain formula (CPU training), the in-place formula on a few windows (CPU inference) and
     scaled_dot_product_attention with the masked windows redone (more windows, or CUDA)."""
     torch.manual_seed(0)
     b, c, heads = 2, 12, 3
-    q, k, v = (torch.randn(b, (h // 8) * (w // 8), 64, c) for _ in range(3))
-    bias = torch.randn(heads, 64, 64)
+    q, k, v = (torch.randn(b, (h // 8) * (w // 8), 64, c).to(device) for _ in range(3))
+    bias = torch.randn(heads, 64, 64).to(device)
     labels = torch.zeros(1, h, w, 1)
     for n, (r, cc) in enumerate((r, cc) for r in (slice(0, -8), slice(-8, -4), slice(-4, None))
                                 for cc in (slice(0, -8), slice(-8, -4), slice(-4, None))):  # fmt: skip
         labels[:, r, cc] = n
     lw = window_partition(labels).squeeze(-1)[0]
-    full_mask = (lw[:, :, None] != lw[:, None, :]).float() * MASK_VALUE  # (nW, 64, 64)
+    full_mask = ((lw[:, :, None] != lw[:, None, :]).float() * MASK_VALUE).to(device)  # (nW, 64, 64)
 
     def split(t):
         return t.view(b, -1, 64, heads, c // heads).transpose(2, 3)
@@ -100,8 +101,9 @@ def test_inference_path_computes_the_training_path(monkeypatch):
     assert expected.std() > 0.05  # weights that make the output depend on the input
 
 
-def test_cached_position_bias_follows_weight_updates():
-    rpb = RelativePositionBias(2)
+@pytest.mark.device
+def test_cached_position_bias_follows_weight_updates(device):
+    rpb = RelativePositionBias(2).to(device)
     with torch.no_grad():
         first = rpb().clone()
         assert rpb() is rpb()  # reused while the table is unchanged
