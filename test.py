@@ -2,8 +2,8 @@
 and predictions.
 
 With no arguments it scores the bundled AFUNet demo checkpoint on the bundled sample scenes (samples/);
---model sthdr scores the bundled STHDR demo. LF-Diff's diffusion samples its prior from seeded noise
-(--seed, default 0): the same seed gives the same table on the same device.
+--model sthdr and --model lfdiff score the bundled STHDR and LF-Diff demos. LF-Diff's diffusion samples
+its prior from seeded noise (--seed, default 0): the same seed gives the same table on the same device.
 Full frame in one pass, reflect-padded to a multiple of 128 (LF-Diff: 4) and cropped back; per-scene PSNR-mu,
 PSNR-l, SSIM-mu, SSIM-l (as the official test computes them), with --hdrvdp also HDR-VDP-2, and their
 mean over scenes.

@@ -25,7 +25,7 @@ NETWORK_VARIANTS = {"sthdr": list(STHDR_VARIANTS), "lfdiff": list(LFDIFF_VARIANT
 DEFAULT = "afunet"
 # the bundled demo weights of each network (pretrain_model/README.md)
 DEMO_WEIGHTS = {name: Path(__file__).resolve().parents[1] / "pretrain_model" / f"{file}_synthetic.pth"
-                for name, file in (("afunet", "AFUNet"), ("sthdr", "STHDR"))}  # fmt: skip
+                for name, file in (("afunet", "AFUNet"), ("sthdr", "STHDR"), ("lfdiff", "LFDiff"))}  # fmt: skip
 # train.py options that are constructor arguments of each network (the rest of a config keeps its default)
 CLI_OPTIONS = {"afunet": ("stages", "components", "paradigm", "drop_path_rate"), "sthdr": ("variant",),
                "lfdiff": ("variant", "frm_depth", "ddim_steps")}  # fmt: skip

@@ -136,12 +136,6 @@ def test_options_of_another_network_are_refused(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_test_py_asks_for_lfdiff_weights_in_one_line(tmp_path, capsys):
-    assert run_cli(test_script.main, ["--model", "lfdiff", "--save_dir", str(tmp_path)]) == 1
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "no bundled lfdiff weights" in err
-
-
 def lfdiff_args(data_dir, logdir, *extra):
     return train_script.parse_args([
         "--model", "lfdiff", "--frm_depth", "1", "--loss", "l1", "--dataset_dir", str(data_dir), "--logdir",
