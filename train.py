@@ -130,7 +130,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-LFDIFF_DEFAULT = {1: "s1", 2: "full"}
+# each stage's default variant: its first in models.lfdiff's order (s1, full)
+LFDIFF_DEFAULT = {stage: next(v for v, s in LFDIFF_STAGE.items() if s == stage) for stage in (1, 2)}
 
 
 def check_lfdiff_stage(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:

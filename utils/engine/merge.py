@@ -205,7 +205,7 @@ def run_merge(args: Any) -> int:
     model, ckpt = load_model(weights)
     if needs_label(model):
         raise UserError(f"{weights}: LF-Diff stage 1 reads its prior from the label, which photos do not have "
-                        f"(merge with a --variant baseline checkpoint)")  # fmt: skip
+                        f"(merge with a stage-2 checkpoint)")  # fmt: skip
     sampling = set_sampling(model, args.seed)
     seeded = f"; sampling seed {sampling['seed']}, {sampling['ddim_steps']} DDIM steps" if sampling else ""
     print(f"weights: {weights} ({describe_weights(ckpt)}){seeded}")

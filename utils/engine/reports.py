@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from models import NETWORK_VARIANTS
+
 from .inference import TEST_PAD
 
 COLUMNS = {"psnr_mu": "PSNR-μ", "psnr_l": "PSNR-l", "ssim_mu": "SSIM-μ", "ssim_l": "SSIM-l", "hdrvdp2": "HDR-VDP-2"}
@@ -37,7 +39,8 @@ PAPER_RESULTS = {
         "hu": _row(48.74, 52.10, 0.9968, 0.9993, 77.35),
     },
 }
-DEFAULT_VARIANTS = {"sthdr": "SCM_MS", "lfdiff": "full"}  # not named in a table's method label
+# each network's default variant, not named in a table's method label
+DEFAULT_VARIANTS = {name: variants[0] for name, variants in NETWORK_VARIANTS.items()}
 NAMES = {"afunet": "AFUNet", "sthdr": "STHDR", "lfdiff": "LF-Diff"}
 
 

@@ -190,17 +190,16 @@ class Trainer:
             group["lr"] = lr
         return lr
 
-    def validates_now(self) -> bool:
-        """True at the end of an epoch whose validation (or test) set is scored."""
+    def scored_now(self) -> tuple[bool, bool]:
+        """(validation set, test set): whether each is scored at the end of this epoch."""
         a = self.args
-        return (self.val_set is not None and self.epoch % a.val_every == 0) or (
-            self.test_set is not None and self.epoch % a.eval_test_every == 0
-        )
+        return (self.val_set is not None and self.epoch % a.val_every == 0,
+                self.test_set is not None and self.epoch % a.eval_test_every == 0)  # fmt: skip
 
     def validate(self) -> None:
         """Rank 0 scores the validation (and test) set and keeps best.pth; the other ranks wait."""
-        a = self.args
-        if self.ranks.is_main and self.val_set is not None and self.epoch % a.val_every == 0:
+        validation, test = self.scored_now()
+        if self.ranks.is_main and validation:
             previews: list = []
 
             def keep(item: dict, pred: Any) -> None:
@@ -214,7 +213,7 @@ class Trainer:
             if self.best is None or m["psnr_mu"] > self.best["psnr_mu"]:
                 self.best = {"epoch": self.epoch, **m}
                 self.save("best.pth", every_rank=False)
-        if self.ranks.is_main and self.test_set is not None and self.epoch % a.eval_test_every == 0:
+        if self.ranks.is_main and test:
             m = evaluate(self.model, self.test_set, self.device, progress=False)["mean"]
             self.log(f"epoch {self.epoch} TEST SET (not for model selection): " + _fmt(m), kind="test",
                      epoch=self.epoch, iteration=self.iteration, **m)  # fmt: skip
@@ -262,7 +261,7 @@ class Trainer:
                         else f"{stop.signal or 'a stop signal on another rank'} received"  # fmt: skip
                     self.log(f"{reason}: saved {path} at iteration {self.iteration}; resume with --resume auto")
                     return 0
-            if self.validates_now():
+            if any(self.scored_now()):
                 self.save("latest.pth")  # first: a failure in validation (out of memory) then loses no step
             self.validate()
             self.epoch, self.iter_in_epoch = self.epoch + 1, 0
