@@ -20,10 +20,12 @@ from contend import CONDITIONS, competing
 
 from models.common import pad_to_multiple
 from utils.checkpoint import read_checkpoint
+from utils.device import sync_device
 from utils.engine.inference import TEST_PAD
 from utils.errors import UserError
 from utils.threads import FIXED_ENV
 
+CPU = torch.device("cpu")
 CONTEND_LABELS = {"busy": "one core busy", "self": "beside a 2nd copy of ours"}
 OFFICIAL_CONFIG = dict(img_size=(40, 40), in_chans=18, window_size=8, img_range=1.0, drop_path_rate=0.1,
                        depths=[5, 5, 5, 5], embed_dim=72, num_heads=[4, 4, 4, 4], mlp_ratio=2)  # fmt: skip
@@ -46,13 +48,16 @@ def load_official(folder: Path) -> torch.nn.Module:
     return model.eval()
 
 
-def alternate(fns: dict, runs: int, warmup: int) -> dict[str, float]:
-    """Median seconds of each function, the functions called in turn ``runs`` times after ``warmup`` rounds."""
+def alternate(fns: dict, runs: int, warmup: int, device: torch.device = CPU) -> dict[str, float]:
+    """Median seconds of each function, the functions called in turn ``runs`` times after ``warmup`` rounds
+    (on CUDA each timed call ends with a synchronisation)."""
     times: dict[str, list[float]] = {name: [] for name in fns}
     for round_ in range(warmup + runs):
         for name, fn in fns.items():
+            sync_device(device)
             start = time.perf_counter()
             fn()
+            sync_device(device)
             if round_ >= warmup:
                 times[name].append(time.perf_counter() - start)
     return {name: statistics.median(t) for name, t in times.items()}

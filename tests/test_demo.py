@@ -1,11 +1,12 @@
 """The out-of-the-box path: bundled sample scenes, the demo checkpoint, and `python test.py` with no arguments."""
 
 import csv
+import json
 import os
 
 import pytest
 import torch
-from conftest import shared_path
+from conftest import ROOT, shared_path
 
 import test as test_script
 from datasets import LAYOUTS, TestDataset
@@ -18,6 +19,7 @@ from utils.cli import run_cli
 from utils.engine.evaluation import evaluate
 
 DEMO = DEMO_WEIGHTS["afunet"]
+REFERENCE = ROOT / "tests" / "fixtures" / "demo_tables_cpu.json"
 
 
 def test_held_out_maps_ship_with_their_licences_and_stay_out_of_training_sets():
@@ -57,6 +59,7 @@ def test_plain_test_py_scores_the_demo_and_beats_both_baselines(tmp_path):
         rows = {r["scene"]: r for r in csv.DictReader(f)}
     assert len(rows) == SCENES + 1 and (tmp_path / "001.hdr").is_file()
     demo = float(rows["mean"]["psnr_mu"])
+    assert_matches_the_gpu_checks_reference(tmp_path, "afunet")
     dataset = TestDataset(ensure_samples(), LAYOUTS["kalantari"])
     merge, reference = (
         evaluate(method, dataset, torch.device("cpu"), progress=False)["mean"]["psnr_mu"]
@@ -73,9 +76,21 @@ def test_sthdr_demo_is_the_full_model_and_records_its_run():
     assert all(key in meta for key in ("command", "data", "train_seconds", "machine"))
 
 
+def assert_matches_the_gpu_checks_reference(save_dir, network: str) -> None:
+    """test.py's table in ``save_dir`` is the committed CPU reference that scripts/gpu_check.py compares a
+    GPU's table to (tests/fixtures/demo_tables_cpu.json; rewrite it with gpu_check.py --write_reference)."""
+    result = json.loads((save_dir / "results.json").read_text())
+    reference = json.loads(REFERENCE.read_text())["networks"][network]["table"]
+    for row in [*result["scenes"], {**result["mean"], "scene": "mean"}]:
+        for column, value in reference[row["scene"]].items():
+            assert abs(row[column] - value) <= 1e-3, (network, row["scene"], column, row[column], value)
+
+
 def demo_and_merge_psnr_mu(argv: list[str], tmp_path) -> tuple[float, float]:
-    """Mean PSNR-mu of ``test.py argv`` on the sample scenes, and of the unaligned merge on them."""
+    """Mean PSNR-mu of ``test.py argv`` on the sample scenes (checked against the GPU check's reference),
+    and of the unaligned merge on them."""
     assert run_cli(test_script.main, [*argv, "--save_dir", str(tmp_path)]) == 0
+    assert_matches_the_gpu_checks_reference(tmp_path, argv[argv.index("--model") + 1])
     with open(tmp_path / "results.csv") as f:
         demo = float(next(r for r in csv.DictReader(f) if r["scene"] == "mean")["psnr_mu"])
     dataset = TestDataset(ensure_samples(), LAYOUTS["kalantari"])

@@ -84,6 +84,17 @@ def sync_device(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def peak_memory_mib(device: torch.device, reset: bool = False) -> float | None:
+    """The most CUDA memory (MiB) tensors have held on ``device`` since the last reset (then reset it with
+    ``reset``); None on other devices."""
+    if device.type != "cuda":
+        return None
+    peak = torch.cuda.max_memory_allocated(device) / 2**20
+    if reset:
+        torch.cuda.reset_peak_memory_stats(device)
+    return peak
+
+
 def autocast(device: torch.device, amp: str | None) -> torch.autocast:
     """Autocast to the ``amp`` dtype ("bf16", "fp16"); a disabled one for None (train.py --amp)."""
     return torch.autocast(device.type, AMP_DTYPES.get(amp), enabled=amp is not None)

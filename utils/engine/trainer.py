@@ -24,7 +24,7 @@ from models import (
     trains_on_label,
 )  # fmt: skip
 from utils.checkpoint import atomic_save, check_writable, read_checkpoint
-from utils.device import autocast, check_amp, resolve_device, set_tf32
+from utils.device import autocast, check_amp, peak_memory_mib, resolve_device, set_tf32
 from utils.errors import CheckpointError, UserError
 from utils.losses import VGG19Features, build_loss
 from utils.rng import rng_state, seed_everything, set_rng_state
@@ -250,9 +250,11 @@ class Trainer:
                     its = (self.iteration - since[1]) / (now - since[0])
                     since = (now, self.iteration)
                     parts = "".join(f", {k.removeprefix('loss_')} {v:.5f}" for k, v in losses.items() if k != "loss")
+                    memory = peak_memory_mib(self.device)  # CUDA: the run's peak so far, in the log
+                    extra = {} if memory is None else {"max_memory_mib": memory}
                     self.log(f"iter {self.iteration} loss {loss:.5f}{parts}", kind="train", iteration=self.iteration,
                              epoch=self.epoch, lr=lr, it_per_s=its, samples_per_s=its * a.batch_size,
-                             **losses)  # fmt: skip
+                             **losses, **extra)  # fmt: skip
                 if a.save_every_iters and self.iteration % a.save_every_iters == 0:
                     self.save("latest.pth")
                 if stop_all or (not r.enabled and stop.signal) or (a.max_iters and self.iteration >= a.max_iters):
