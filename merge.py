@@ -53,7 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--tile",
         type=int,
         default=None,
-        help="tile size for bounded memory (default: one pass, 1024x1024 tiles above 3 megapixels)",
+        help="tile size for bounded memory (default: one pass; on a CPU 1024x1024 tiles above 3 megapixels; "
+        "on a GPU tiles half the size after each out-of-memory error)",
     )
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, ...")
     p.add_argument("--seed", type=int, default=None,

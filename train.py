@@ -63,6 +63,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_false",
         help="CUDA: full float32 matmuls and convolutions (default: TF32 on Ampere and newer, faster)",
     )
+    r.add_argument("--deterministic", action="store_true",
+                   help="CUDA: deterministic algorithms, so that a resumed run is bit-identical to an "
+                        "uninterrupted one there too (slower; the CPU is deterministic without it)")  # fmt: skip
     m = p.add_argument_group("model")
     m.add_argument("--model", choices=sorted(NETWORKS), default=None,
                    help="network (default: the recipe's; afunet without --recipe)")  # fmt: skip

@@ -3,6 +3,7 @@ training output of a network that carries its own loss terms."""
 
 from typing import NamedTuple
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -20,9 +21,29 @@ def pad_to_multiple(x: Tensor, multiple: int, minimum: int = 1) -> Tensor:
         step_h, step_w = min(pad_h, x.shape[-2] - 1), min(pad_w, x.shape[-1] - 1)
         if (pad_h and step_h < 1) or (pad_w and step_w < 1):
             raise ValueError(f"input {h}x{w} is too small to reflect-pad")
-        x = F.pad(x, (0, step_w, 0, step_h), mode="reflect")
+        x = reflect_pad(x, (0, step_w, 0, step_h))
         pad_h, pad_w = pad_h - step_h, pad_w - step_w
     return x
+
+
+def reflect_pad(x: Tensor, pad: tuple[int, int, int, int]) -> Tensor:
+    """F.pad(x, pad, mode="reflect") for (B, C, H, W), pad = (left, right, top, bottom), each smaller than
+    its side. Under deterministic algorithms (train.py --deterministic) it is built from flipped slices,
+    whose backward is a fixed-order sum, since the reflection pad's CUDA backward adds with atomics."""
+    if not torch.are_deterministic_algorithms_enabled():
+        return F.pad(x, pad, mode="reflect")
+    left, right, top, bottom = pad
+    x = torch.cat([x[..., 1 : left + 1].flip(-1), x, x[..., x.shape[-1] - right - 1 : -1].flip(-1)], dim=-1)
+    return torch.cat([x[..., 1 : top + 1, :].flip(-2), x, x[..., x.shape[-2] - bottom - 1 : -1, :].flip(-2)], dim=-2)
+
+
+class ReflectConv2d(nn.Conv2d):
+    """nn.Conv2d with reflect padding whose pad is :func:`reflect_pad` (deterministic when asked); same
+    parameters and state-dict keys."""
+
+    def _conv_forward(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        x = reflect_pad(x, self._reversed_padding_repeated_twice)
+        return F.conv2d(x, weight, bias, self.stride, 0, self.dilation, self.groups)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -7,6 +7,7 @@ text, the docstring says what the code does (afunet-architecture.md, Sec. 10).
 import torch
 from torch import nn
 
+from .common import ReflectConv2d
 from .windows import (
     WINDOW,
     ChannelAttention,
@@ -45,7 +46,7 @@ def conv_hwc(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
 
 def conv3x3(c_in: int, c_out: int, groups: int = 1) -> nn.Conv2d:
     """3x3 convolution with reflect padding and bias, as every 3x3 conv of the official network."""
-    return nn.Conv2d(c_in, c_out, 3, padding=1, padding_mode="reflect", groups=groups)
+    return ReflectConv2d(c_in, c_out, 3, padding=1, padding_mode="reflect", groups=groups)
 
 
 class MLP(nn.Module):

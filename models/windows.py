@@ -141,7 +141,8 @@ def windowed_attention(
 
     q, k, v: (B, nW, N, C), heads laid out head-major over C; bias: (heads, N, N); mask: the
     (window indices, (M, 1, N, N) masks) of :func:`shifted_window_mask`. Returns (B, nW, N, C).
-    Training on the CPU, where PyTorch has no fused kernel that takes a learned bias, this is the
+    Training on the CPU, where PyTorch has no fused kernel that takes a learned bias, and in deterministic
+    training (train.py --deterministic: the fused kernels' backward adds with atomics), this is the
     plain formula in the official op order, the mask added to every window. In CPU inference on at
     most CACHED_WINDOWS windows (the pieces of the inference path), the same formula in place, which
     beats the fused kernel while the scores stay in cache. Otherwise all windows share the bias, which
@@ -158,7 +159,7 @@ def windowed_attention(
         return t.transpose(1, 2).reshape(b, m, n, c)
 
     bias = bias.to(q.dtype)
-    if torch.is_grad_enabled() and q.device.type == "cpu":
+    if torch.is_grad_enabled() and (q.device.type == "cpu" or torch.are_deterministic_algorithms_enabled()):
         if mask is not None:
             idx, m = mask
             bias = bias + q.new_zeros(nw, 1, n, n).index_copy(0, idx, m.to(q.dtype))

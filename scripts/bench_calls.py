@@ -78,6 +78,13 @@ def training_call(model: torch.nn.Module, x: torch.Tensor, target: torch.Tensor)
     return lambda: train_step(model, x, target, opt, None)
 
 
+def frame_steps(device: torch.device, warmup: int, runs: int) -> tuple[int, int]:
+    """(warm-up calls, timed calls) for a full frame: one of each on the CPU, where a call takes a minute or
+    more (README's CPU figures); on a GPU, where it takes a fraction of a second, the runs asked for after
+    at least one warm-up (kernel loading, cuDNN's choice of algorithms, the allocator's first growth)."""
+    return (1, 1) if device.type == "cpu" else (max(1, warmup), runs)
+
+
 def timed(fn, device: torch.device, warmup: int, runs: int) -> float:
     """Median seconds of ``runs`` calls after ``warmup`` calls."""
     for _ in range(warmup):

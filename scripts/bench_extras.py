@@ -4,7 +4,7 @@ Table 4, LF-Diff's diffusion alone and its stage-1 training step."""
 import argparse
 
 import torch
-from bench_calls import bench_train_step, count_flops, make_input, timed
+from bench_calls import bench_train_step, count_flops, frame_steps, make_input, timed
 
 from models import LFDiff, build_model
 from models.sthdr import PAPER_GMACS, PAPER_GMACS_SIZE, STHDR
@@ -16,7 +16,8 @@ def lfdiff_rows(args: argparse.Namespace, model: LFDiff, device: torch.device) -
     """LF-Diff (its training-step row above is stage 2's): its diffusion alone (D and the S DDIM steps, which
     the paper times apart, Table 4) at 256x256 and with --full on the full frame, and stage 1's training step."""
     rows = []
-    for size, steps in [((256, 256), (args.warmup, args.runs)), *([(FULL_FRAME, (1, 1))] if args.full else [])]:
+    full = [(FULL_FRAME, frame_steps(device, args.warmup, args.runs))] if args.full else []
+    for size, steps in [((256, 256), (args.warmup, args.runs)), *full]:
         x = make_input(1, *size, device)
 
         def run():

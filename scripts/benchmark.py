@@ -21,7 +21,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_calls import bench_inference, bench_train_step, count_flops, make_input, timed, train_step  # noqa: E402
+from bench_calls import (  # noqa: E402
+    bench_inference,
+    bench_train_step,
+    count_flops,
+    frame_steps,
+    make_input,
+    timed,
+    train_step,
+)
 from bench_extras import FULL_FRAME, lfdiff_rows, paper_macs  # noqa: E402
 from bench_report import print_network, side_by_side  # noqa: E402
 from fresh_process import in_fresh_process  # noqa: E402
@@ -95,7 +103,8 @@ def huge_page_cases(args, network: str, device: torch.device) -> list[tuple[dict
              dict(case="train", size=(128, 128), batch=args.batch))]  # fmt: skip
     if args.full:
         frame = dict(case="inference", size=FULL_FRAME)
-        runs.append((bench_inference, dict(size=FULL_FRAME, **{**steps, "warmup": 1, "runs": 1}), frame))
+        warmup, n = frame_steps(device, args.warmup, args.runs)
+        runs.append((bench_inference, dict(size=FULL_FRAME, **{**steps, "warmup": warmup, "runs": n}), frame))
     cases = []
     for fn, kwargs, spec in runs:
         out = in_fresh_process(_with_new_model, dict(fn=fn, network=network, **kwargs), args.threads, HUGE_PAGES)
@@ -140,7 +149,8 @@ def bench_network(args: argparse.Namespace, network: str, model: torch.nn.Module
         row = bench_train_step(compiled, args.batch, 128, device, args.warmup, args.runs, label=", compiled")
         cases.append((row, None))
     if args.full:
-        cases.append((bench_inference(model, FULL_FRAME, device, 1, 1), dict(case="inference", size=FULL_FRAME)))
+        row = bench_inference(model, FULL_FRAME, device, *frame_steps(device, args.warmup, args.runs))
+        cases.append((row, dict(case="inference", size=FULL_FRAME)))
     if isinstance(model, LFDiff):
         cases += [(row, None) for row in lfdiff_rows(args, model, device)]
     if args.tile:

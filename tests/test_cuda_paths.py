@@ -97,6 +97,26 @@ def test_merge_retries_out_of_memory_with_tiles_and_says_so(kind, message, capsy
         predict(RunsOutOfMemory(RuntimeError, "shape mismatch"), x, None)
 
 
+def test_merges_automatic_tiles_depend_on_the_device():
+    from utils.engine.merge import AUTO_TILE, auto_tile
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda", 0)  # a device object needs no GPU
+    assert auto_tile(1000, 1500, cpu) is None and auto_tile(3000, 4000, cpu) == AUTO_TILE
+    assert auto_tile(3000, 4000, cuda) is None and auto_tile(6000, 8000, cuda) is None  # one pass, then halves
+
+
+def test_a_full_frame_is_warmed_up_on_a_gpu_only():
+    import sys
+
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from bench_calls import frame_steps
+
+    assert frame_steps(torch.device("cpu"), 3, 5) == (1, 1)
+    assert frame_steps(torch.device("cuda"), 0, 5) == (1, 5) and frame_steps(torch.device("cuda"), 3, 5) == (3, 5)
+
+
 def test_testing_out_of_memory_is_one_line_that_suggests_tiles(tmp_path):
     from conftest import synth_scenes
 

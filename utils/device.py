@@ -1,5 +1,6 @@
 """Device selection, synchronisation and autocast, with one-line errors for devices that cannot be used."""
 
+import os
 import platform
 
 import torch
@@ -82,6 +83,18 @@ def sync_device(device: torch.device) -> None:
     """Wait for queued CUDA work so that timings are real; a no-op on the CPU."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def set_deterministic(enabled: bool) -> None:
+    """train.py --deterministic: PyTorch's deterministic algorithms (an op without one warns, naming itself),
+    cuDNN's deterministic convolutions without autotuning, and cuBLAS's fixed workspace (the variable must be
+    set before the first cuBLAS call: call this before the device is first used). The networks then also
+    take their deterministic paths (models.common.reflect_pad, the explicit window attention in training)."""
+    if enabled:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(enabled, warn_only=True)
+    torch.backends.cudnn.deterministic = enabled
+    torch.backends.cudnn.benchmark = False
 
 
 def peak_memory_mib(device: torch.device, reset: bool = False) -> float | None:

@@ -161,6 +161,13 @@ def predict(model: torch.nn.Module, x: torch.Tensor, tile: int | None) -> tuple[
         warn(f"out of GPU memory; retrying with {tile}x{tile} tiles")
 
 
+def auto_tile(h: int, w: int, device: torch.device) -> int | None:
+    """The tile size merge.py uses without --tile. On a GPU, one pass (predict() halves tiles on each
+    out-of-memory error, so a frame that does not fit still merges); on a CPU, where running out of memory
+    ends the process instead of raising, AUTO_TILE tiles above AUTO_TILE_PIXELS."""
+    return AUTO_TILE if device.type == "cpu" and h * w > AUTO_TILE_PIXELS else None
+
+
 def describe_weights(ckpt: dict[str, Any]) -> str:
     """What the weights are: the official release, or our run's note."""
     meta = ckpt.get("meta") or {}
@@ -213,7 +220,7 @@ def run_merge(args: Any) -> int:
     print(table(frames))
     print("\n".join(f"aligned {line}" for line in report))
     h, w = frames[1].ldr.shape[:2]
-    tile = args.tile or (AUTO_TILE if h * w > AUTO_TILE_PIXELS else None)
+    tile = args.tile or auto_tile(h, w, device)
     times = np.array([f.exposure / frames[0].exposure for f in frames])  # shortest = 1, as in training
     x = torch.from_numpy(make_input(np.stack([f.ldr for f in frames]), times))[None].to(device)
     start = time.perf_counter()

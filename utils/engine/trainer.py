@@ -24,7 +24,7 @@ from models import (
     trains_on_label,
 )  # fmt: skip
 from utils.checkpoint import atomic_save, check_writable, read_checkpoint
-from utils.device import autocast, check_amp, peak_memory_mib, resolve_device, set_tf32
+from utils.device import autocast, check_amp, peak_memory_mib, resolve_device, set_deterministic, set_tf32
 from utils.errors import CheckpointError, UserError
 from utils.losses import VGG19Features, build_loss
 from utils.rng import rng_state, seed_everything, set_rng_state
@@ -250,8 +250,7 @@ class Trainer:
                     its = (self.iteration - since[1]) / (now - since[0])
                     since = (now, self.iteration)
                     parts = "".join(f", {k.removeprefix('loss_')} {v:.5f}" for k, v in losses.items() if k != "loss")
-                    memory = peak_memory_mib(self.device)  # CUDA: the run's peak so far, in the log
-                    extra = {} if memory is None else {"max_memory_mib": memory}
+                    extra = {"max_memory_mib": m} if (m := peak_memory_mib(self.device)) is not None else {}  # CUDA
                     self.log(f"iter {self.iteration} loss {loss:.5f}{parts}", kind="train", iteration=self.iteration,
                              epoch=self.epoch, lr=lr, it_per_s=its, samples_per_s=its * a.batch_size,
                              **losses, **extra)  # fmt: skip
@@ -281,6 +280,7 @@ def _fmt(m: dict[str, float]) -> str:
 def run_training(args: Any) -> int:
     """train.py (or one torchrun rank): build the run, resume if asked, train; NaN/Inf on any rank ends
     every rank with a message and exit code 2."""
+    set_deterministic(args.deterministic)  # before the device's first use (cuBLAS's workspace setting)
     ranks, device = distributed.setup(args.device, args.batch_size, args.dist_timeout)
     set_tf32(args.tf32)
     check_amp(device, args.amp)
