@@ -2,7 +2,6 @@
 "training") and merge.py on brackets (part "merge"). Each part is ``fn(check)`` (gpu_check.Check)."""
 
 import contextlib
-import importlib.util
 import io
 import json
 import math
@@ -23,7 +22,7 @@ from utils.hdr_io import read_hdr
 ROOT = Path(__file__).resolve().parents[1]
 BRACKET = ROOT / "samples" / "brackets"
 PAPER_EPOCHS, KALANTARI_SCENES, CROPS_PER_SCENE, PAPER_BATCH = 400, 74, 100, 6  # the paper's recipe
-WHEELS = "exifread (a wheel: see scripts/gpu_check.py's docstring)"
+WHEELS = "carry it as a wheel (scripts/gpu_check.py's docstring)"
 
 
 def synthesize_scenes(check) -> Path | None:
@@ -98,10 +97,12 @@ def resized_bracket(folder: Path, size: tuple[int, int]) -> Path:
 def merge(check) -> None:
     """merge.py in this process on the bundled bracket and on a 12-megapixel one: time, peak memory, and
     that the result is finite."""
-    if importlib.util.find_spec("exifread") is None:
-        check.part("merge")["status"] = f"skipped: merge.py reads EXIF with {WHEELS}"
+    try:
+        import merge as merge_script
+        import utils.photos  # noqa: F401 (exifread, imported by merge.py only when it runs)
+    except ImportError as e:
+        check.part("merge")["status"] = f"skipped: merge.py needs {e.name or e}: {WHEELS}"
         return
-    import merge as merge_script
 
     h, w = check.sizes.big_bracket
     cases = [("bundled bracket", BRACKET), (f"bracket resized to {h}x{w}", None)]

@@ -108,3 +108,11 @@ def test_the_reference_tables_cover_every_demo_and_the_sample_scenes_they_scored
     for network, entry in reference["networks"].items():
         assert entry["checkpoint"] == DEMO_WEIGHTS[network].name and len(entry["table"]) == 9  # 8 scenes and the mean
     assert reference["scenes_sha256"] == scenes_digest(ensure_samples())
+
+
+def test_merge_is_skipped_with_the_reason_when_its_wheel_is_missing(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "utils.photos", None)  # as if exifread had not travelled
+    out = tmp_path / "check"
+    assert run_cli(gpu_check.main, [str(out), "--device", "cpu", "--quick", "--parts", "merge"]) == 0
+    status = read_results(out)["parts"]["merge"]["status"]
+    assert status.startswith("skipped: merge.py needs utils.photos") and "wheel" in status
