@@ -14,11 +14,15 @@ import os
 import sys
 from pathlib import Path
 
-from utils.cli import run_cli
+from utils.cli import POSITIVE, SEED, Parser, number, run_cli
+
+EV_LIMIT = 64  # |EV| beyond this is no camera's (and 2**EV leaves float range near 1024)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from utils.engine.inference import TILE_OVERLAP
+
+    p = Parser(__doc__)
     p.add_argument("inputs", nargs="+", type=Path, help="three or more photos (JPEG, PNG, TIFF, RAW), or a folder")
     p.add_argument("--out", type=Path, required=True, help="result.exr or result.hdr")
     p.add_argument("--preview", default=None, help="tone-mapped preview (default: <out>_preview.jpg)")
@@ -26,14 +30,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument(
         "--ev",
-        type=float,
+        type=number(float, -EV_LIMIT, EV_LIMIT),
         nargs="+",
         default=None,
         help="EV of each photo in the order given (e.g. -2 0 2), instead of the EXIF",
     )
     p.add_argument(
         "--times",
-        type=float,
+        type=POSITIVE,
         nargs="+",
         default=None,
         help="exposure time of each photo in seconds, in the order given (same ISO and aperture)",
@@ -51,13 +55,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--tile",
-        type=int,
+        type=number(int, 2 * TILE_OVERLAP),  # tiles overlap by TILE_OVERLAP
         default=None,
         help="tile size for bounded memory (default: one pass; on a CPU 1024x1024 tiles above 3 megapixels; "
         "on a GPU tiles half the size after each out-of-memory error)",
     )
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, ...")
-    p.add_argument("--seed", type=int, default=None,
+    p.add_argument("--seed", type=SEED, default=None,
                    help="LF-Diff weights: seed of the noise its diffusion starts from (default 0): the same seed "
                         "gives the same result on the same device")  # fmt: skip
     p.add_argument(

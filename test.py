@@ -15,11 +15,12 @@ import sys
 
 from datasets.layouts import add_dataset_arguments
 from models import NETWORKS
-from utils.cli import run_cli
+from models.lfdiff import T as DIFFUSION_STEPS
+from utils.cli import COUNT, POSITIVE, POSITIVE_INT, SEED, Parser, number, run_cli
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(__doc__)
     add_dataset_arguments(
         p,
         None,
@@ -33,9 +34,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "network the checkpoint must hold")  # fmt: skip
     p.add_argument("--save_dir", default="results", help="tables and predictions go here (default: %(default)s)")
     p.add_argument("--save_inputs", action="store_true", help="also save tone-mapped reference and label PNGs")
-    p.add_argument("--tile", type=int, default=None,
+    p.add_argument("--tile", type=POSITIVE_INT, default=None,
                    help="bound memory with overlapping NxN tiles (not the paper protocol; off by default)")  # fmt: skip
-    p.add_argument("--tile_overlap", type=int, default=32, help="tile overlap in pixels (default: %(default)s)")
+    p.add_argument("--tile_overlap", type=COUNT, default=32, help="tile overlap in pixels (default: %(default)s)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1, ...")
     p.add_argument(
         "--tf32",
@@ -45,13 +46,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--seed",
-        type=int,
+        type=SEED,
         default=None,
         help="LF-Diff: seed of the noise its diffusion starts from (default 0; results.json records it)",
     )
     p.add_argument(
         "--ddim_steps",
-        type=int,
+        type=number(int, 1, DIFFUSION_STEPS),
         default=None,
         help="LF-Diff: DDIM steps S at test time (default: 10, as trained; the paper's Table 4)",
     )
@@ -66,11 +67,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--hdrvdp_ppd",
-        type=float,
+        type=POSITIVE,
         default=None,
         help="pixels per degree for HDR-VDP-2 instead of the recipe's (implies --hdrvdp)",
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.tile is not None and args.tile <= args.tile_overlap:
+        p.error(f"--tile {args.tile} must be larger than --tile_overlap {args.tile_overlap}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

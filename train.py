@@ -24,33 +24,37 @@ from datasets.training import AUGMENTATIONS
 from models import COMPONENTS, NETWORK_VARIANTS, NETWORKS, PARADIGMS
 from models.lfdiff import STAGE as LFDIFF_STAGE
 from models.lfdiff import T as DIFFUSION_STEPS
-from utils.cli import run_cli
+from utils.cli import COUNT, FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, SEED, Parser, number, run_cli
 from utils.engine.schedule import DEFAULT_RECIPE, RECIPES
 from utils.losses import LOSSES
 
+MIN_PATCH = number(int, 8)  # the smallest crop every network can reflect-pad to its multiple
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(__doc__)
     add_dataset_arguments(p)
     r = p.add_argument_group("recipe")
     r.add_argument("--recipe", choices=sorted(RECIPES), default=None,
                    help="defaults below (default: paper for AFUNet, sthdr for STHDR)")  # fmt: skip
-    r.add_argument("--batch_size", type=int, default=None, help="paper 6, official 4, sthdr 16, sthdr_finetune 8")
+    r.add_argument(
+        "--batch_size", type=POSITIVE_INT, default=None, help="paper 6, official 4, sthdr 16, sthdr_finetune 8"
+    )
     r.add_argument("--augmentation", choices=AUGMENTATIONS, default=None, help="paper: rot90+flip; official: flips")
     r.add_argument("--loss", choices=LOSSES, default=None,
                    help="vgg (paper), fft (official), l1, multiscale (STHDR: mu-law L1 of every output)")  # fmt: skip
     r.add_argument("--vgg_weights", default=None, help="torchvision vgg19-dcbb9e9d.pth (default: download)")
-    r.add_argument("--epochs", type=int, default=None, help="AFUNet 400, sthdr 800, sthdr_finetune 20")
-    r.add_argument("--repeat", type=int, default=None, help="crops per scene per epoch (every recipe: 100)")
-    r.add_argument("--patch_size", type=int, default=None, help="AFUNet 128, sthdr 256, sthdr_finetune 384")
-    r.add_argument("--lr", type=float, default=None, help="AFUNet 5e-4, STHDR 1e-4")
-    r.add_argument("--lr_min", type=float, default=None, help="AFUNet 5e-6, STHDR 1e-6")
-    r.add_argument("--lr_step", type=int, default=None,
+    r.add_argument("--epochs", type=POSITIVE_INT, default=None, help="AFUNet 400, sthdr 800, sthdr_finetune 20")
+    r.add_argument("--repeat", type=POSITIVE_INT, default=None, help="crops per scene per epoch (every recipe: 100)")
+    r.add_argument("--patch_size", type=MIN_PATCH, default=None, help="AFUNet 128, sthdr 256, sthdr_finetune 384")
+    r.add_argument("--lr", type=POSITIVE, default=None, help="AFUNet 5e-4, STHDR 1e-4")
+    r.add_argument("--lr_min", type=NON_NEGATIVE, default=None, help="AFUNet 5e-6, STHDR 1e-6")
+    r.add_argument("--lr_step", type=COUNT, default=None,
                    help="rate x0.1 every N epochs instead of the cosine decay (lfdiff 50; else 0)")  # fmt: skip
-    r.add_argument("--perceptual_weight", type=float, default=None,
+    r.add_argument("--perceptual_weight", type=NON_NEGATIVE, default=None,
                    help="weight of the vgg or fft term (AFUNet 0.005, lfdiff 0.01)")  # fmt: skip
-    r.add_argument("--seed", type=int, default=443)
-    r.add_argument("--num_workers", type=int, default=4)
+    r.add_argument("--seed", type=SEED, default=443)
+    r.add_argument("--num_workers", type=COUNT, default=4)
     r.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, ...")
     r.add_argument("--grad_checkpoint", action="store_true",
                    help="recompute each stage in the backward pass: less memory, slower, same gradients")  # fmt: skip
@@ -85,33 +89,35 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "given by --init_weights, the diffusion model with DHRNet; default: %(default)s)")  # fmt: skip
     m.add_argument(
         "--ddim_steps",
-        type=int,
+        type=number(int, 1, DIFFUSION_STEPS),
         default=None,
         help="LF-Diff stage 2: DDIM steps S of the sampler in training (default 10, the paper's)",
     )
-    m.add_argument("--stages", type=int, default=4, help="AFUNet: T, number of unfolding stages (default: 4)")
+    m.add_argument("--stages", type=POSITIVE_INT, default=4, help="AFUNet: T, number of unfolding stages (default: 4)")
     m.add_argument("--components", choices=sorted(COMPONENTS), default="full", help="AFUNet: M1-M4 ablations")
     m.add_argument("--paradigm", choices=PARADIGMS, default="AF", help="AFUNet: AF or FA (paper Table 6)")
-    m.add_argument("--drop_path_rate", type=float, default=0.1,
+    m.add_argument("--drop_path_rate", type=FRACTION, default=0.1,
                    help="AFUNet: stochastic depth, official value (default: %(default)s; 0: off)")  # fmt: skip
     m.add_argument("--init_weights", default=None,
                    help="start from these weights (official or ours; fine-tuning) with a fresh optimiser")  # fmt: skip
     c = p.add_argument_group("run folder, validation and checkpoints")
     c.add_argument("--logdir", default=None, help="run folder (default: runs/<model>)")
     c.add_argument("--resume", default=None, help="'auto' (latest.pth in --logdir, if any) or a checkpoint path")
-    c.add_argument("--val_scenes", type=int, default=0, help="hold out the last K training scenes for validation")
+    c.add_argument("--val_scenes", type=COUNT, default=0, help="hold out the last K training scenes for validation")
     c.add_argument("--val_path", default=None, help="or a folder of validation scenes")
-    c.add_argument("--val_every", type=int, default=1, help="validate every N epochs; best.pth is chosen on it")
-    c.add_argument("--eval_test_every", type=int, default=0, help="also score the TEST set every N epochs (official "
+    c.add_argument(
+        "--val_every", type=POSITIVE_INT, default=1, help="validate every N epochs; best.pth is chosen on it"
+    )
+    c.add_argument("--eval_test_every", type=COUNT, default=0, help="also score the TEST set every N epochs (official "
                    "habit; logged as such, never used for selection)")  # fmt: skip
-    c.add_argument("--save_every_iters", type=int, default=1000, help="also write latest.pth every N iterations")
-    c.add_argument("--keep_every", type=int, default=50, help="keep epoch_NNNN.pth every N epochs (0: never)")
-    c.add_argument("--log_every", type=int, default=50, help="log the loss every N iterations")
-    c.add_argument("--max_iters", type=int, default=0, help="stop (saving latest.pth) after N iterations in total")
+    c.add_argument("--save_every_iters", type=COUNT, default=1000, help="also write latest.pth every N iterations")
+    c.add_argument("--keep_every", type=COUNT, default=50, help="keep epoch_NNNN.pth every N epochs (0: never)")
+    c.add_argument("--log_every", type=POSITIVE_INT, default=50, help="log the loss every N iterations")
+    c.add_argument("--max_iters", type=COUNT, default=0, help="stop (saving latest.pth) after N iterations in total")
     c.add_argument("--tensorboard", dest="tensorboard", action="store_true", default=None,
                    help="TensorBoard events in <logdir>/tensorboard (default: on when it is installed)")  # fmt: skip
     c.add_argument("--no_tensorboard", dest="tensorboard", action="store_false", help="no TensorBoard events")
-    c.add_argument("--dist_timeout", type=float, default=30.0,
+    c.add_argument("--dist_timeout", type=POSITIVE, default=30.0,
                    help="torchrun: minutes a rank waits for the others (default: %(default)s)")  # fmt: skip
     c.add_argument("--vgg_random_init_for_tests", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -121,6 +127,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if getattr(args, key) is None:
             setattr(args, key, value)
     args.lr_step = args.lr_step or 0
+    if args.lr_min is not None and args.lr_min > args.lr:
+        p.error(f"--lr_min {args.lr_min:g} is above --lr {args.lr:g}: the rate decays from --lr to --lr_min")
     if args.variant and args.variant not in NETWORK_VARIANTS.get(args.model, []):
         p.error(f"--variant {args.variant} is not a variant of {args.model} "
                 f"({', '.join(NETWORK_VARIANTS.get(args.model, [])) or 'it has none'})")  # fmt: skip
@@ -145,8 +153,8 @@ def check_lfdiff_stage(p: argparse.ArgumentParser, args: argparse.Namespace) -> 
     if args.stage == 2 and not args.init_weights and not args.resume:
         p.error("--stage 2 starts from a stage-1 checkpoint (its frozen LPENet gives the prior to learn): "
                 "give --init_weights STAGE1.pth")  # fmt: skip
-    if args.ddim_steps is not None and (args.stage == 1 or not 1 <= args.ddim_steps <= DIFFUSION_STEPS):
-        p.error(f"--ddim_steps: stage 2 only, between 1 and {DIFFUSION_STEPS}")
+    if args.ddim_steps is not None and args.stage == 1:
+        p.error("--ddim_steps is a stage-2 option (the sampler of the diffusion model)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from utils.cli import run_cli
+from utils.cli import COUNT, FRACTION, POSITIVE_INT, SEED, Parser, number, run_cli
+from utils.errors import UserError
 from utils.hdr_io import write_hdr, write_ldr16
 
 from .inputs import GAMMA
@@ -209,23 +210,35 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = Parser(__doc__.split("\n\n")[0], prog="python -m datasets.synthesize")
     p.add_argument("--out", type=Path, required=True, help="folder that receives the scene folders")
     p.add_argument("--layout", choices=sorted(LAYOUTS), default="kalantari", help="file naming (default: %(default)s)")
-    p.add_argument("--scenes", type=int, default=8, help="number of scenes (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same scenes (default: %(default)s)")
-    p.add_argument("--start", type=int, default=0, help="index of the first scene (names and seeds follow it)")
+    p.add_argument("--scenes", type=POSITIVE_INT, default=8, help="number of scenes (default: %(default)s)")
+    p.add_argument("--seed", type=SEED, default=0, help="random seed; same seed, same scenes (default: %(default)s)")
+    p.add_argument("--start", type=COUNT, default=0, help="index of the first scene (names and seeds follow it)")
     p.add_argument("--size", type=parse_size, default=(256, 384), help="HxW of each scene (default: 256x384)")
     p.add_argument("--source", type=Path, nargs="*", default=None,
                    help=f".hdr/.exr files or folders (default: {DEFAULT_SOURCES} if present, "
                         "without the maps held out for the sample scenes)")  # fmt: skip
-    p.add_argument("--procedural", type=float, default=0.2, help="share of procedural content (default: %(default)s)")
-    p.add_argument("--ev", type=float, nargs=3, default=None, help="fixed EV ladder, e.g. 0 2 4 (default: random)")
+    p.add_argument("--procedural", type=FRACTION, default=0.2,
+                   help="share of procedural content, 0 to 1 (default: %(default)s)")  # fmt: skip
+    p.add_argument("--ev", type=number(float, -16, 16), nargs=3, default=None,
+                   help="fixed EV ladder, increasing, e.g. 0 2 4 (default: random)")  # fmt: skip
+    p.add_argument("--overwrite", action="store_true", help="replace scene folders that exist (default: refuse)")
     args = p.parse_args(argv)
+    if args.ev and not args.ev[0] < args.ev[1] < args.ev[2]:
+        p.error(f"--ev {' '.join(f'{v:g}' for v in args.ev)}: the ladder must increase (short, reference, long)")
+    layout = LAYOUTS[args.layout]
+    exists = [(args.out / layout.scene_name(i)).exists() for i in range(args.start, args.start + args.scenes)]
+    if any(exists) and not args.overwrite:
+        free = args.start
+        while any((args.out / layout.scene_name(i)).exists() for i in range(free, free + args.scenes)):
+            free += 1
+        raise UserError(f"{args.out} already holds scene {layout.scene_name(args.start + exists.index(True))} "
+                        f"(of the {args.scenes} asked for): add new ones with --start {free}, or pass --overwrite "
+                        f"to replace them")  # fmt: skip
     sources = find_sources(args.source) if args.source is not None else training_sources()
-    lines = synthesize(args.out, LAYOUTS[args.layout], args.scenes, args.seed, args.size, sources,
+    lines = synthesize(args.out, layout, args.scenes, args.seed, args.size, sources,
                        args.procedural, tuple(args.ev) if args.ev else None, args.start)  # fmt: skip
     print(f"wrote {len(lines)} {args.layout} scenes to {args.out} ({len(sources)} radiance maps available)")
     return 0

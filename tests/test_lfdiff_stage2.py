@@ -193,8 +193,8 @@ def stage_args(data_dir, logdir, *extra):
     (["--stage", "2"], "--stage 2 starts from a stage-1 checkpoint"),
     (["--stage", "2", "--variant", "s1", "--init_weights", "a"], "--variant s1 is trained in stage 1, not --stage 2"),
     (["--variant", "split"], "--variant split is trained in stage 2, not --stage 1"),
-    (["--ddim_steps", "5"], "--ddim_steps: stage 2 only"),
-    (["--stage", "2", "--init_weights", "a", "--ddim_steps", "0"], "between 1 and 200"),
+    (["--ddim_steps", "5"], "--ddim_steps is a stage-2 option"),
+    (["--stage", "2", "--init_weights", "a", "--ddim_steps", "0"], "must be an integer ≥ 1 and ≤ 200"),
 ])  # fmt: skip
 def test_stage_options_that_do_not_fit_are_refused(argv, message, capsys):
     with pytest.raises(SystemExit):
