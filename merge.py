@@ -16,10 +16,9 @@ from pathlib import Path
 
 from utils.cli import POSITIVE, SEED, Parser, number, run_cli
 
-EV_LIMIT = 64  # |EV| beyond this is no camera's (and 2**EV leaves float range near 1024)
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from datasets.scene import MAX_EV
     from utils.engine.inference import TILE_OVERLAP
 
     p = Parser(__doc__)
@@ -30,7 +29,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument(
         "--ev",
-        type=number(float, -EV_LIMIT, EV_LIMIT),
+        type=number(float, -MAX_EV, MAX_EV),
         nargs="+",
         default=None,
         help="EV of each photo in the order given (e.g. -2 0 2), instead of the EXIF",

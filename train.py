@@ -103,6 +103,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     c = p.add_argument_group("run folder, validation and checkpoints")
     c.add_argument("--logdir", default=None, help="run folder (default: runs/<model>)")
     c.add_argument("--resume", default=None, help="'auto' (latest.pth in --logdir, if any) or a checkpoint path")
+    c.add_argument("--overwrite", action="store_true",
+                   help="start over in a --logdir that holds another run (removes its checkpoints and log; "
+                        "default: refuse)")  # fmt: skip
     c.add_argument("--val_scenes", type=COUNT, default=0, help="hold out the last K training scenes for validation")
     c.add_argument("--val_path", default=None, help="or a folder of validation scenes")
     c.add_argument(

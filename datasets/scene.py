@@ -11,6 +11,7 @@ from utils.hdr_io import LDR_EXTENSIONS, read_hdr, read_ldr
 from .layouts import Layout
 
 N_EXPOSURES = 3
+MAX_EV = 64  # beyond this no camera, and 2**EV leaves float range near 1024
 
 
 @dataclass
@@ -45,8 +46,12 @@ def read_exposure_times(path: Path) -> np.ndarray:
         raise DatasetError(f"{path.name}: malformed exposure file ({e})") from None
     if len(values) != N_EXPOSURES:
         raise DatasetError(f"{path.name}: expected {N_EXPOSURES} exposure values (EV stops), found {len(values)}")
-    if not np.all(np.isfinite(values)):
-        raise DatasetError(f"{path.name}: exposure values must be finite, got {values}")
+    shown = " ".join(f"{v:g}" for v in values)
+    if not all(np.isfinite(values)) or max(map(abs, values)) > MAX_EV:
+        raise DatasetError(f"{path.name}: exposure values must be finite EV stops within ±{MAX_EV}, got {shown}")
+    if not values[0] < values[1] < values[2]:
+        raise DatasetError(f"{path.name}: exposures must increase with the image order (short, reference, long), "
+                           f"got {shown}")  # fmt: skip
     return np.power(2.0, np.asarray(values, dtype=np.float64))
 
 

@@ -23,6 +23,7 @@ from utils.hdr_io import write_hdr, write_ldr16
 
 from .inputs import GAMMA
 from .layouts import LAYOUTS, Layout
+from .scene import MAX_EV
 from .sources import DEFAULT_SOURCES, find_sources, load_radiance, training_sources
 
 EV_LADDERS = ((0.0, 2.0, 4.0), (0.0, 3.0, 6.0))
@@ -222,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
                         "without the maps held out for the sample scenes)")  # fmt: skip
     p.add_argument("--procedural", type=FRACTION, default=0.2,
                    help="share of procedural content, 0 to 1 (default: %(default)s)")  # fmt: skip
-    p.add_argument("--ev", type=number(float, -16, 16), nargs=3, default=None,
+    p.add_argument("--ev", type=number(float, -MAX_EV, MAX_EV), nargs=3, default=None,
                    help="fixed EV ladder, increasing, e.g. 0 2 4 (default: random)")  # fmt: skip
     p.add_argument("--overwrite", action="store_true", help="replace scene folders that exist (default: refuse)")
     args = p.parse_args(argv)

@@ -23,6 +23,12 @@ class TestDataset(Dataset):
     def __len__(self) -> int:
         return len(self.folders)
 
+    def check(self, require_label: bool = False) -> None:
+        """Read every scene once, so that a broken one (files, exposures, label) is reported before any work
+        on the others; with ``require_label`` every scene must have its label."""
+        for folder in self.folders:
+            read_scene(folder, self.layout, require_label=require_label)
+
     def __getitem__(self, index: int) -> dict:
         scene = read_scene(self.folders[index], self.layout, require_label=False)
         label = None if scene.label is None else torch.from_numpy(scene.label.transpose(2, 0, 1).copy())

@@ -103,6 +103,10 @@ def load_pretrained(model: nn.Module, path: str | Path, fresh: tuple[str, ...] =
             f"{len(missing)} missing keys {_head(missing)}, {len(unexpected)} unexpected keys {_head(unexpected)}, "
             f"{len(wrong_shape)} shape mismatches {_head(wrong_shape)}"
         )
+    broken = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if broken:
+        raise CheckpointError(f"{path}: {len(broken)} weight tensors hold NaN or infinite values {_head(broken)}: "
+                              f"the file is damaged or its run diverged")  # fmt: skip
     model.load_state_dict(state, strict=not absent)
     return ckpt
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from .errors import CheckpointError, first_line
+from .errors import CheckpointError, UserError, first_line
 
 WEIGHTS_ONLY_CAUSE = "WeightsUnpickler error:"
 
@@ -69,18 +69,36 @@ def atomic_save(obj: Any, path: str | Path) -> None:
         raise
 
 
-def check_writable(folder: Path, need_bytes: int) -> str | None:
-    """None if ``folder`` can be created and written with ``need_bytes`` free, else the problem."""
+def check_writable(folder: Path, need_bytes: int, what: str = "run folder") -> str | None:
+    """None if ``folder`` (the ``what``) can be created and written with ``need_bytes`` free, else the problem."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder) as f:
             f.write(b"0")
     except OSError as e:
-        return f"{folder}: run folder is not writable ({e.strerror or e})"
+        return f"{folder}: {what} is not writable ({e.strerror or e})"
     free = shutil.disk_usage(folder).free
     if free < need_bytes:
         return f"{folder}: only {free / 2**20:.0f} MiB free, checkpoints need about {need_bytes / 2**20:.0f} MiB"
     return None
+
+
+def claim_run_folder(run_dir: Path, resume: str | None, overwrite: bool, main: bool = True) -> None:
+    """A fresh run (no ``resume``) into ``run_dir`` where another run left checkpoints: refused in one line
+    (continue it with --resume auto, or start over with --overwrite); with ``overwrite`` that run's
+    checkpoints, log and TensorBoard events are removed first, so that no best.pth or log line of the old
+    run passes for the new one's. Only the process that writes (``main``) looks: another rank could see the
+    new run's first checkpoint; its refusal ends every rank (torchrun stops the group)."""
+    old = sorted(p.name for p in run_dir.glob("*.pth")) if main and run_dir.is_dir() and not resume else []
+    if not old:
+        return
+    if not overwrite:
+        shown = ", ".join(old[:3]) + (f" and {len(old) - 3} more" if len(old) > 3 else "")
+        raise UserError(f"{run_dir} holds another run's {shown}: continue that run with --resume auto, or start "
+                        f"over with --overwrite (removes its checkpoints and log)")  # fmt: skip
+    for name in [*old, "log.jsonl"]:
+        (run_dir / name).unlink(missing_ok=True)
+    shutil.rmtree(run_dir / "tensorboard", ignore_errors=True)
 
 
 def export_weights(src: str | Path, dst: str | Path, extra_meta: dict[str, Any]) -> dict[str, Any]:

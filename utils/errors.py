@@ -5,6 +5,8 @@
 
 import re
 
+import numpy as np
+
 
 class UserError(Exception):
     """A problem with the user's arguments or files; the message names the file and the problem."""
@@ -33,3 +35,10 @@ def first_line(error: BaseException | str) -> str:
     """The first non-empty line of an error message, without terminal colour codes."""
     text = ANSI_ESCAPE.sub("", str(error))
     return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def require_finite(values: "np.ndarray", what: str, hint: str = "") -> None:
+    """Raise UserError('<what>: N of M values are NaN or infinite<hint>') unless every value is finite."""
+    bad = int(np.size(values) - np.count_nonzero(np.isfinite(values)))
+    if bad:
+        raise UserError(f"{what}: {bad} of {np.size(values)} values are NaN or infinite{hint}")

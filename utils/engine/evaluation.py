@@ -14,7 +14,7 @@ from tqdm import tqdm
 from datasets.testing import TestDataset
 from models import needs_label
 from utils.device import is_out_of_memory, sync_device
-from utils.errors import UserError
+from utils.errors import UserError, require_finite
 from utils.hdr_io import read_hdr, write_hdr, write_png
 from utils.metrics import METRICS, all_metrics
 from utils.tonemap import mu_law_8bit
@@ -69,6 +69,7 @@ def evaluate(
         sync_device(device)
         seconds = time.perf_counter() - start
         pred = pred[0].float().cpu().numpy()
+        require_finite(pred, f"scene {item['name']}: the prediction", " (broken weights or input); nothing written")
         if item["has_label"]:
             label = item["label"].numpy()
             pred = pred[:, : label.shape[1], : label.shape[2]]

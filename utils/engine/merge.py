@@ -15,7 +15,7 @@ from models import DEMO_WEIGHTS, load_model, needs_label, set_sampling
 from utils import align
 from utils.checkpoint import check_writable
 from utils.device import is_out_of_memory, resolve_device, set_tf32
-from utils.errors import UserError
+from utils.errors import UserError, require_finite
 from utils.hdr_io import write_hdr, write_png
 from utils.photos import PHOTO_EXTENSIONS, PhotoInfo, read_info, read_photo
 from utils.tonemap import mu_law_8bit
@@ -25,7 +25,7 @@ from .inference import predict_full, predict_tiled
 
 ROOT = Path(__file__).resolve().parents[2]
 OFFICIAL, DEMO = ROOT / "pretrain_model" / "Kalantari.pth", DEMO_WEIGHTS["afunet"]
-OUTPUT_EXTENSIONS = (".exr", ".hdr")
+OUTPUT_EXTENSIONS, PREVIEW_EXTENSIONS = (".exr", ".hdr"), (".jpg", ".jpeg", ".png")
 AUTO_TILE_PIXELS, AUTO_TILE, MIN_TILE = 3_000_000, 1024, 128
 BLACK = 0.01
 
@@ -198,16 +198,24 @@ def run_merge(args: Any) -> int:
     if out.suffix.lower() not in OUTPUT_EXTENSIONS:
         raise UserError(f"{out}: the output must be .exr (OpenEXR) or .hdr (Radiance)")
     preview = Path(args.preview) if args.preview else out.with_name(f"{out.stem}_preview.jpg")
-    for path in (out, preview):
+    if preview.suffix.lower() not in PREVIEW_EXTENSIONS:
+        raise UserError(f"{preview}: the preview must be .jpg or .png")
+    photos = collect(args.inputs)
+    for path, flag in ((out, "--out"), (preview, "--preview")):
+        if any(path.resolve() == photo.resolve() for photo in photos):
+            raise UserError(f"{path}: is one of the photos to merge; give {flag} another file (even --overwrite "
+                            f"never replaces an input)")  # fmt: skip
+        if path.is_dir():
+            raise UserError(f"{path}: is a folder; give {flag} a file name")
         if path.exists() and not args.overwrite:
             raise UserError(f"{path}: exists; pass --overwrite to replace it")
-        problem = check_writable(path.parent, 0)
+        problem = check_writable(path.parent, 0, "output folder")
         if problem:
-            raise UserError(problem.replace("run folder", "output folder"))
+            raise UserError(problem)
     device = resolve_device(args.device)
     set_tf32(False)  # full float32, as test.py
     weights = Path(args.pretrained_model) if args.pretrained_model else (OFFICIAL if OFFICIAL.is_file() else DEMO)
-    frames = choose_three(exposures(collect(args.inputs), args.ev, args.times))
+    frames = choose_three(exposures(photos, args.ev, args.times))
     load_frames(frames)
     model, ckpt = load_model(weights)
     if needs_label(model):
@@ -226,6 +234,7 @@ def run_merge(args: Any) -> int:
     start = time.perf_counter()
     hdr, tile = predict(model.to(device).eval(), x, tile)
     hdr = hdr[0].float().cpu().numpy().transpose(1, 2, 0)
+    require_finite(hdr, "the merged image", f" (weights {weights} or the photos are broken); nothing written")
     seconds = time.perf_counter() - start
     if not args.no_clip_guard:
         hdr = guard_clipped(hdr, frames[0].ldr)  # the shortest exposure is the unit (times[0] = 1)

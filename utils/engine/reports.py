@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 import platform
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,18 @@ def software_versions() -> dict[str, str]:
             "opencv": cv2.__version__, "scikit-image": skimage.__version__}  # fmt: skip
 
 
+def strict_json(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None (JSON null; a PSNR of identical images is
+    infinite), so that results.json is strict JSON that any parser reads."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(v) for v in value]
+    return value
+
+
 def write_reports(result: dict[str, Any], save_dir: Path, meta: dict[str, Any], dataset: str | None) -> str:
     """Write results.csv, results.json and results.md into save_dir; return the Markdown table."""
     save_dir.mkdir(parents=True, exist_ok=True)
@@ -130,7 +143,7 @@ def write_reports(result: dict[str, Any], save_dir: Path, meta: dict[str, Any], 
             writer.writerow(["mean", *(f"{result['mean'][k]:.6f}" for k in cols), ""])
     protocol = meta.get("protocol") or full_frame_protocol()
     payload = {**meta, "protocol": protocol, "software": software_versions(), **result}
-    (save_dir / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
+    (save_dir / "results.json").write_text(json.dumps(strict_json(payload), indent=2, allow_nan=False) + "\n")
     table = format_table(result, dataset, meta.get("model_config"))
     (save_dir / "results.md").write_text(table + "\n")
     return table

@@ -9,6 +9,7 @@ from datasets.layouts import LAYOUTS, Layout, layout_from_args
 from datasets.samples import SAMPLES_DIR, TEST_PATH, ensure_samples
 from datasets.testing import TestDataset
 from models import DEMO_WEIGHTS, checkpoint_config, load_model, needs_label, network_name, set_sampling
+from utils.checkpoint import check_writable
 from utils.device import describe_device, resolve_device, set_tf32
 from utils.errors import UserError
 
@@ -47,8 +48,13 @@ def run_test(args: Any) -> int:
     layout, root, paper_row = test_set_from_args(args)
     dataset = TestDataset(root, layout)
     save_dir = Path(args.save_dir)
+    problem = f"{save_dir}: --save_dir is a file, not a folder" if save_dir.is_file() else None
+    problem = problem or check_writable(save_dir, 0, "--save_dir")
+    if problem:
+        raise UserError(problem)
     print(f"{len(dataset)} scenes in {root}; checkpoint {checkpoint}; device {device}")
     oracle = needs_label(model)
+    dataset.check(require_label=oracle)  # every scene readable before the first is predicted
     if oracle:
         print("oracle: this LF-Diff stage-1 network reads its prior from each scene's label (Table 3's s1), "
               "an upper bound, not a result from the photos alone")  # fmt: skip

@@ -23,7 +23,7 @@ from models import (
     load_pretrained,
     trains_on_label,
 )  # fmt: skip
-from utils.checkpoint import atomic_save, check_writable, read_checkpoint
+from utils.checkpoint import atomic_save, check_writable, claim_run_folder, read_checkpoint
 from utils.device import autocast, check_amp, peak_memory_mib, resolve_device, set_deterministic, set_tf32
 from utils.errors import CheckpointError, UserError
 from utils.losses import VGG19Features, build_loss
@@ -51,6 +51,7 @@ class Trainer:
         problem = check_writable(self.run_dir, CHECKPOINT_SPACE) if self.ranks.is_main else None
         if problem:
             raise UserError(problem)
+        claim_run_folder(self.run_dir, args.resume, args.overwrite, self.ranks.is_main)  # before the log opens
         use_tensorboard = tensorboard_available() if args.tensorboard is None else args.tensorboard
         if use_tensorboard and not tensorboard_available():
             raise UserError("--tensorboard: the tensorboard package is not installed (pip install tensorboard)")
@@ -90,8 +91,7 @@ class Trainer:
             "model": self.model.state_dict(), "config": checkpoint_config(self.model),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": {"epoch": self.epoch, "lr": self.args.lr, "lr_min": self.args.lr_min,
-                          "lr_step": self.args.lr_step,
-                          "epochs": self.args.epochs},
+                          "lr_step": self.args.lr_step, "epochs": self.args.epochs},
             "epoch": self.epoch, "iter_in_epoch": self.iter_in_epoch, "iteration": self.iteration,
             "best": self.best, "rng": rng, "args": vars(self.args), "world_size": self.ranks.world_size,
             "train_seconds": self.seconds_before + time.time() - self.started,
