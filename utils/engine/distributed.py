@@ -80,7 +80,9 @@ def rank_device(device_name: str, local_rank: int) -> torch.device:
 
 
 def shutdown() -> None:
-    """Leave the process group, if this process joined one."""
+    """Leave the process group, if this process joined one. After a normal end the trainer first waits at a
+    barrier: gloo's process group joins its worker thread while holding the GIL, and a worker still
+    releasing a finished collective's tensors needs the GIL, which hung a rank at exit now and then."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
 

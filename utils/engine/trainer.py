@@ -23,7 +23,7 @@ from models import (
     load_pretrained,
     trains_on_label,
 )  # fmt: skip
-from utils.checkpoint import atomic_save, check_writable, claim_run_folder, read_checkpoint
+from utils.checkpoint import atomic_save, claim_run_folder, read_checkpoint
 from utils.device import autocast, check_amp, peak_memory_mib, resolve_device, set_deterministic, set_tf32
 from utils.errors import CheckpointError, UserError
 from utils.losses import VGG19Features, build_loss
@@ -48,10 +48,7 @@ class Trainer:
         self.args, self.ranks = args, ranks or Ranks()
         self.device = device or resolve_device(args.device)
         self.run_dir = Path(args.logdir)
-        problem = check_writable(self.run_dir, CHECKPOINT_SPACE) if self.ranks.is_main else None
-        if problem:
-            raise UserError(problem)
-        claim_run_folder(self.run_dir, args.resume, args.overwrite, self.ranks.is_main)  # before the log opens
+        claim_run_folder(self.run_dir, CHECKPOINT_SPACE, args.resume, args.overwrite, self.ranks.is_main)
         use_tensorboard = tensorboard_available() if args.tensorboard is None else args.tensorboard
         if use_tensorboard and not tensorboard_available():
             raise UserError("--tensorboard: the tensorboard package is not installed (pip install tensorboard)")
@@ -224,7 +221,9 @@ class Trainer:
         self.log.open_tensorboard(self.iteration)
         try:
             with StopFlag() as stop:
-                return self._fit(stop)
+                code = self._fit(stop)
+            distributed.barrier(self.ranks)  # no collective left in flight when the group goes (see shutdown)
+            return code
         finally:
             self.log.close()
 
