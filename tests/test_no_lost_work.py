@@ -140,3 +140,30 @@ def test_results_json_is_strict_json(tmp_path):
     report = json.loads((tmp_path / "results.json").read_text(), parse_constant=refuse)
     assert report["mean"]["psnr_mu"] is None and report["scenes"][0]["ssim_mu"] == 1.0
     assert np.isinf(float(open(tmp_path / "results.csv").read().splitlines()[1].split(",")[1]))
+
+
+def test_damaged_photos_and_scenes_are_errors_not_grey_rows(scenes, tmp_path, capsys):
+    import tifffile
+
+    from utils.hdr_io import check_complete
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for p in sorted((ROOT / "samples" / "brackets").glob("*.jpg")):
+        data = p.read_bytes()
+        (photos / p.name).write_bytes(data[: int(0.6 * len(data))] if p.name == "IMG_2042.jpg" else data)
+    assert run_cli(merge_script.main, [str(photos), "--out", str(tmp_path / "m.exr"), "--device", "cpu"]) == 1
+    assert "IMG_2042.jpg: damaged or truncated JPEG" in one_line_error(capsys) and not (tmp_path / "m.exr").exists()
+    (photos / "IMG_2042.jpg").write_text("not a photo at all")  # reported as what it is, not as missing EXIF
+    assert run_cli(merge_script.main, [str(photos), "--out", str(tmp_path / "m.exr"), "--device", "cpu"]) == 1
+    assert "IMG_2042.jpg: unreadable or not an image" in one_line_error(capsys)
+    tiff = tmp_path / "cut.tif"  # image data after the directory: a cut leaves a readable header
+    tifffile.imwrite(tiff, np.zeros((64, 96, 3), np.uint16), photometric="rgb", rowsperstrip=8)
+    tiff.write_bytes(tiff.read_bytes()[: int(0.6 * tiff.stat().st_size)])
+    with pytest.raises(UserError, match="cut.tif: truncated TIFF"):
+        check_complete(tiff)
+    scene = scenes / "Test" / "Test-set" / "001"
+    ldr = sorted(scene.glob("*.tif"))[1]
+    ldr.write_bytes(ldr.read_bytes()[:-500])
+    with pytest.raises(UserError, match=f"scene .*001: {ldr.name}: "):
+        read_scene(scene, LAYOUTS["kalantari"])

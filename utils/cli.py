@@ -46,6 +46,7 @@ def number(kind: type = int, low: float | None = None, high: float | None = None
         return value
 
     parse.__name__ = wanted  # what argparse calls the type
+    parse.bounds = (kind, low, high, above)  # for tests: a value outside them
     return parse
 
 

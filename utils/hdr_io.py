@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import ImageIOError
+from .errors import ImageIOError, first_line
 
 LDR_EXTENSIONS = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
 HDR_EXTENSIONS = (".hdr", ".exr")
@@ -24,10 +24,41 @@ def enable_openexr() -> None:
     os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
 
 
+def check_complete(path: Path) -> None:
+    """Raise ImageIOError if a JPEG or TIFF is cut short: OpenCV decodes a truncated JPEG to an image whose
+    missing rows are grey (a warning on stderr only), and a TIFF whose strips run past the end of the file in
+    part. JPEG: Pillow's decoder, which stops at the end-of-image marker (data appended after it, as in motion
+    photos, is fine); TIFF: every strip or tile of the first page must lie inside the file."""
+    suffix = path.suffix.lower()
+    if suffix in (".jpg", ".jpeg"):
+        from PIL import Image
+
+        try:
+            with Image.open(path) as im:
+                im.load()
+        except OSError as e:
+            raise ImageIOError(f"{path.name}: damaged or truncated JPEG ({e})") from None
+    elif suffix in (".tif", ".tiff"):
+        import tifffile
+
+        try:
+            with tifffile.TiffFile(path) as tif:
+                page = tif.pages[0]
+                end = max(o + n for o, n in zip(page.dataoffsets, page.databytecounts, strict=True))
+        except Exception as e:  # noqa: BLE001 - any failure to parse the structure is a damaged file
+            raise ImageIOError(f"{path.name}: damaged TIFF ({first_line(e)})") from None
+        if end > path.stat().st_size:
+            raise ImageIOError(f"{path.name}: truncated TIFF ({path.stat().st_size} bytes, its image data runs to "
+                               f"{end})")  # fmt: skip
+
+
 def _imread(path: Path) -> np.ndarray:
     enable_openexr()
     if not path.is_file():
         raise ImageIOError(f"{path.name}: file not found")
+    if not cv2.haveImageReader(str(path)):
+        raise ImageIOError(f"{path.name}: unreadable or not an image")
+    check_complete(path)  # before decoding: OpenCV would print its own warning for a truncated JPEG
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise ImageIOError(f"{path.name}: unreadable or not an image")
