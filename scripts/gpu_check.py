@@ -32,9 +32,9 @@ without them). Here, in the repository (both folders are ignored through .git/in
         --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \\
         -d .whl pyrtools exifread rawpy
     cp -r ../shared/reference/official-model .official
-    python test.py >/dev/null   # synthesizes samples/Test: carry it so both machines score the same scenes
 
-and there (carrying .whl, .official and samples/Test):
+and there (carrying .whl and .official; the sample scenes are synthesized there, and where they differ
+from those the committed CPU tables scored, part "tables" scores them on that machine's CPU too):
 
     python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
     python3 scripts/gpu_check.py $OUT --official .official
@@ -56,7 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
-from gpu_parts import Sizes, equivalence, tables, tests, write_reference  # noqa: E402
+from gpu_parts import REFERENCE, Sizes, equivalence, tables, tests, write_reference  # noqa: E402
 from gpu_runs import merge, training  # noqa: E402
 from gpu_timing import networks, side_by_side  # noqa: E402
 
@@ -195,6 +195,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--parts", nargs="+", choices=list(PARTS), default=list(PARTS), help="only these parts")
     p.add_argument("--official", type=Path, default=ROOT.parent / "shared" / "reference" / "official-model",
                    help="folder of the official model code (default: %(default)s)")  # fmt: skip
+    p.add_argument("--reference", type=Path, default=REFERENCE,
+                   help="the CPU tables part 'tables' compares to (default: %(default)s)")  # fmt: skip
     p.add_argument("--radiance", type=Path, default=None,
                    help="radiance maps for part training's scenes (default: ../shared/data/hdr-radiance if "
                         "present, else procedural scenes)")  # fmt: skip

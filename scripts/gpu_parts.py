@@ -149,26 +149,34 @@ def table_of(result: dict) -> dict:
     return {**table, "mean": {k: result["mean"][k] for k in keep}} if result["mean"] else table
 
 
+def cpu_table(check, network: str, part: str) -> tuple[dict, str]:
+    """The CPU table to compare with: the committed reference (--reference) when it scored these very sample
+    scenes, else (synthesized with other library versions, say) test.py on this machine's CPU, with a note."""
+    reference = json.loads(check.args.reference.read_text()) if check.args.reference.is_file() else {"networks": {}}
+    table = reference["networks"].get(network, {}).get("table")
+    if table and reference.get("scenes_sha256") == scenes_digest(ensure_samples()):
+        return table, "committed"
+    why = "differ from the scenes the reference scored" if table else f"have no {network} table in the reference"
+    check.note(part, f"{network}: the sample scenes here {why}: compared with test.py on this machine's CPU")
+    result = score_demo(lambda cmd: check.call(part, cmd)[0], check.work, network, torch.device("cpu"),
+                        check.args.quick)  # fmt: skip
+    return ({} if result is None else table_of(result)), "this CPU"
+
+
 def demo_table(check, network: str, part: str = "tables") -> None:
-    """test.py's table of ``network``'s demo on the device against the committed CPU reference: the largest
-    PSNR difference over the scenes (and the mean, when every scene ran) within TABLE_TOLERANCE_DB."""
-    reference = json.loads(REFERENCE.read_text()) if REFERENCE.is_file() else {"networks": {}}
-    if network not in reference["networks"]:
-        check.note(part, f"{REFERENCE.name} has no {network} table: run python scripts/gpu_check.py --write_reference")
-    if reference.get("scenes_sha256") not in (None, scenes_digest(ensure_samples())):
-        check.note(
-            part, "samples/Test differs from the scenes the reference scored: carry the reference's samples/Test"
-        )
+    """test.py's table of ``network``'s demo on the device against the CPU's (cpu_table): the largest PSNR
+    difference over the scenes (and the mean, when every scene ran) within TABLE_TOLERANCE_DB."""
+    cpu, source = cpu_table(check, network, part)
     result = score_demo(lambda cmd: check.call(part, cmd)[0], check.work, network, check.device, check.args.quick)
     if result is None:
         return
-    ours, cpu = table_of(result), reference["networks"].get(network, {}).get("table", {})
+    ours = table_of(result)
     shared = [s for s in ours if s in cpu and (s != "mean" or len(ours) == len(cpu))]
     db = max((abs(ours[s][k] - cpu[s][k]) for s in shared for k in ("psnr_mu", "psnr_l")), default=None)
     ssim = max((abs(ours[s][k] - cpu[s][k]) for s in shared for k in ("ssim_mu", "ssim_l")), default=None)
     mean = ours.get("mean") or next(iter(ours.values()))
-    check.row(part, {"network": network, "scenes": len(result["scenes"]), **mean, "compared": len(shared),
-                     "max_psnr_diff_db": db, "max_ssim_diff": ssim,
+    check.row(part, {"network": network, "scenes": len(result["scenes"]), **mean, "cpu_table": source,
+                     "compared": len(shared), "max_psnr_diff_db": db, "max_ssim_diff": ssim,
                      "ok": db is not None and db <= TABLE_TOLERANCE_DB, "seconds": result["seconds"]})  # fmt: skip
     if db is not None and db > TABLE_TOLERANCE_DB:
         raise RuntimeError(f"{network}: {db:.3g} dB from the CPU table (tolerance {TABLE_TOLERANCE_DB} dB)")

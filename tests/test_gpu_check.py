@@ -116,3 +116,15 @@ def test_merge_is_skipped_with_the_reason_when_its_wheel_is_missing(tmp_path, mo
     assert run_cli(gpu_check.main, [str(out), "--device", "cpu", "--quick", "--parts", "merge"]) == 0
     status = read_results(out)["parts"]["merge"]["status"]
     assert status.startswith("skipped: merge.py needs utils.photos") and "wheel" in status
+
+
+@pytest.mark.slow
+def test_tables_fall_back_to_this_cpu_where_the_scenes_differ_from_the_references(tmp_path):
+    reference = json.loads(REFERENCE.read_text())
+    (tmp_path / "ref.json").write_text(json.dumps({**reference, "scenes_sha256": "other scenes"}))
+    out = tmp_path / "check"
+    argv = [str(out), "--device", "cpu", "--quick", "--parts", "tables", "--reference", str(tmp_path / "ref.json")]
+    assert run_cli(gpu_check.main, argv) == 0
+    part = read_results(out)["parts"]["tables"]
+    assert part["rows"][0]["cpu_table"] == "this CPU" and part["rows"][0]["max_psnr_diff_db"] == 0
+    assert "differ from the scenes the reference scored" in part["notes"][0]
