@@ -112,9 +112,10 @@ def equivalence(check) -> None:
 
 
 def scenes_digest(folder: Path) -> str:
-    """SHA-256 of every file under ``folder`` (names and bytes): whether two machines score the same scenes."""
+    """SHA-256 of every file in the scene folders under ``folder`` (names and bytes; not SOURCES.txt, which
+    names where the radiance maps lay): whether two machines score the same scenes."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.parent != folder):
         digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
