@@ -70,12 +70,13 @@ def forward_call(model: torch.nn.Module, x: torch.Tensor) -> Callable[[], None]:
     return run
 
 
-def training_call(model: torch.nn.Module, x: torch.Tensor, target: torch.Tensor) -> Callable[[], None]:
-    """One fp32 training step of ``model`` (train mode, its own Adam at lr 5e-4) on ``x`` and ``target``,
-    as a call to time or profile."""
+def training_call(model: torch.nn.Module, x: torch.Tensor, target: torch.Tensor,
+                  amp: str | None = None) -> Callable[[], None]:  # fmt: skip
+    """One training step of ``model`` (train mode, its own Adam at lr 5e-4; fp32, or under ``amp``
+    autocast) on ``x`` and ``target``, as a call to time or profile."""
     opt = torch.optim.Adam(model.parameters(), lr=5e-4)
     model.train()
-    return lambda: train_step(model, x, target, opt, None)
+    return lambda: train_step(model, x, target, opt, amp)
 
 
 def frame_steps(device: torch.device, warmup: int, runs: int) -> tuple[int, int]:

@@ -6,7 +6,7 @@ import copy
 from collections.abc import Callable
 
 import torch
-from bench_calls import load_ours, make_input, train_step
+from bench_calls import load_ours, make_input, training_call
 from gpu_parts import demo_table, official_model
 from official_compare import alternate
 from torch.profiler import ProfilerActivity, profile
@@ -26,13 +26,6 @@ def inference_call(model: torch.nn.Module, x: torch.Tensor, amp: str | None) -> 
             return predict_full(model, x)
 
     return run
-
-
-def training_call(model: torch.nn.Module, x: torch.Tensor, target: torch.Tensor, amp: str | None) -> Callable[[], None]:
-    """One training step (bench_calls.train_step) of a fresh copy of ``model`` with its own Adam."""
-    model = copy.deepcopy(model).train()
-    opt = torch.optim.Adam((p for p in model.parameters() if p.requires_grad), lr=5e-4)
-    return lambda: train_step(model, x, target, opt, amp)
 
 
 def measure(check, fns: dict[str, Callable[[], object]]) -> dict:
@@ -79,14 +72,14 @@ def time_network(check, part: str, models: dict[str, torch.nn.Module | None], la
             if not check.enough(part, f"{label} training step {mode}"):
                 return
             set_tf32(tf32)
-            fns = {name: training_call(m, x, target, amp) for name, m in models.items()}
+            fns = {name: training_call(copy.deepcopy(m), x, target, amp) for name, m in models.items()}
             case = f"train step batch {sizes.batch} {sizes.crop}x{sizes.crop}"
             check.row(part, {"network": label, "case": case, "mode": mode, **measure(check, fns)})
         set_tf32(False)
         ours, x = models["ours"], make_input(1, *sizes.inference[0], device)
         check.row(part, {"network": label, "case": "attention kernels", "mode": "fp32",
                          "inference": attention_kernels(inference_call(ours, x, None)),
-                         "training": attention_kernels(training_call(ours, x, x[:, :3], None))})  # fmt: skip
+                         "training": attention_kernels(training_call(copy.deepcopy(ours), x, x[:, :3]))})  # fmt: skip
     finally:
         set_tf32(False)
 

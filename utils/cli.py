@@ -51,7 +51,7 @@ def number(kind: type = int, low: float | None = None, high: float | None = None
 
 
 POSITIVE_INT, COUNT = number(int, 1), number(int, 0)  # >= 1; >= 0
-POSITIVE, NON_NEGATIVE, FINITE = number(float, 0, above=True), number(float, 0), number(float)
+POSITIVE, NON_NEGATIVE = number(float, 0, above=True), number(float, 0)
 FRACTION, SEED = number(float, 0, 1), number(int, 0, 2**32 - 1)  # NumPy's seeds are 32-bit
 
 

@@ -24,6 +24,12 @@ def enable_openexr() -> None:
     os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
 
 
+def require_image(path: Path) -> None:
+    """Raise ImageIOError unless ``path`` starts like an image OpenCV reads (its signature, not its name)."""
+    if not cv2.haveImageReader(str(path)):
+        raise ImageIOError(f"{path.name}: unreadable or not an image")
+
+
 def check_complete(path: Path) -> None:
     """Raise ImageIOError if a JPEG or TIFF is cut short: OpenCV decodes a truncated JPEG to an image whose
     missing rows are grey (a warning on stderr only), and a TIFF whose strips run past the end of the file in
@@ -56,8 +62,7 @@ def _imread(path: Path) -> np.ndarray:
     enable_openexr()
     if not path.is_file():
         raise ImageIOError(f"{path.name}: file not found")
-    if not cv2.haveImageReader(str(path)):
-        raise ImageIOError(f"{path.name}: unreadable or not an image")
+    require_image(path)
     check_complete(path)  # before decoding: OpenCV would print its own warning for a truncated JPEG
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:

@@ -10,12 +10,11 @@ from fractions import Fraction
 from numbers import Rational
 from pathlib import Path
 
-import cv2
 import exifread
 import numpy as np
 
 from .errors import ImageIOError
-from .hdr_io import LDR_EXTENSIONS, read_ldr
+from .hdr_io import LDR_EXTENSIONS, read_ldr, require_image
 
 RAW_EXTENSIONS = (
     ".dng",
@@ -110,8 +109,8 @@ def read_info(path: str | Path) -> PhotoInfo:
     path = Path(path)
     if not path.is_file():
         raise ImageIOError(f"{path}: file not found")
-    if path.suffix.lower() in LDR_EXTENSIONS and not cv2.haveImageReader(str(path)):
-        raise ImageIOError(f"{path.name}: unreadable or not an image")  # as reading it would say, before its EXIF
+    if path.suffix.lower() in LDR_EXTENSIONS:
+        require_image(path)  # before its EXIF: a file that is no image is not "missing EXIF"
     with open(path, "rb") as f:
         try:
             tags = exifread.process_file(f, details=False)
