@@ -8,6 +8,7 @@ together, so all ranks leave the loop at the same step.
 """
 
 import os
+import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -80,11 +81,25 @@ def rank_device(device_name: str, local_rank: int) -> torch.device:
 
 
 def shutdown() -> None:
-    """Leave the process group, if this process joined one. After a normal end the trainer first waits at a
-    barrier: gloo's process group joins its worker thread while holding the GIL, and a worker still
-    releasing a finished collective's tensors needs the GIL, which hung a rank at exit now and then."""
+    """Leave the process group after a failure, if this process joined one (a normal end leaves through
+    :func:`exit_rank` instead)."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def exit_rank(code: int, ranks: Ranks) -> None:
+    """Wait until every rank is done, then end a torchrun rank that is still in its process group with
+    ``code``, after flushing its output; in one process, return. Every file must be closed by then. The
+    rank leaves with ``os._exit``, with nothing torn down: freeing the DDP model frees the gloo group,
+    whose destructor joins its worker threads while holding the GIL, and a worker still freeing a finished
+    gather's tensors waits for the GIL, so a rank hung at exit now and then (py-spy: ``~ProcessGroupGloo``
+    in ``std::thread::join`` against ``~AsyncGatherWork`` in ``gil_scoped_acquire``; pytorch/pytorch#56297,
+    #75097)."""
+    barrier(ranks)
+    if dist.is_available() and dist.is_initialized():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def barrier(ranks: Ranks) -> None:

@@ -22,7 +22,7 @@ from models import (
     count_parameters,
     load_pretrained,
     trains_on_label,
-)  # fmt: skip
+)
 from utils.checkpoint import atomic_save, claim_run_folder, read_checkpoint
 from utils.device import autocast, check_amp, peak_memory_mib, resolve_device, set_deterministic, set_tf32
 from utils.errors import CheckpointError, UserError
@@ -221,9 +221,7 @@ class Trainer:
         self.log.open_tensorboard(self.iteration)
         try:
             with StopFlag() as stop:
-                code = self._fit(stop)
-            distributed.barrier(self.ranks)  # no collective left in flight when the group goes (see shutdown)
-            return code
+                return self._fit(stop)
         finally:
             self.log.close()
 
@@ -277,8 +275,8 @@ def _fmt(m: dict[str, float]) -> str:
 
 
 def run_training(args: Any) -> int:
-    """train.py (or one torchrun rank): build the run, resume if asked, train; NaN/Inf on any rank ends
-    every rank with a message and exit code 2."""
+    """train.py or one torchrun rank (which ends in ``distributed.exit_rank``): build the run, resume if asked,
+    train; NaN/Inf on any rank ends every rank with a message and exit code 2."""
     set_deterministic(args.deterministic)  # before the device's first use (cuBLAS's workspace setting)
     ranks, device = distributed.setup(args.device, args.batch_size, args.dist_timeout)
     set_tf32(args.tf32)
@@ -287,13 +285,16 @@ def run_training(args: Any) -> int:
         trainer = Trainer(args, ranks, device)
         if trainer.resume_from:
             trainer.resume(*trainer.resume_from)
-            trainer.resume_from = None  # its contents are not kept for the whole run
+            trainer.resume_from = None  # not kept for the whole run
         try:
-            return trainer.fit()
-        except TrainingDiverged as e:
+            code = trainer.fit()
+        except TrainingDiverged as e:  # decided on every rank at the same step
             last = trainer.run_dir / "latest.pth"
             kept = f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint was written yet"
             trainer.log(f"error: {e}; stopping, {kept}")
-            return 2
-    finally:
+            code = 2
+        distributed.exit_rank(code, ranks)
+        return code
+    except BaseException:
         distributed.shutdown()
+        raise
