@@ -6,7 +6,6 @@
 Prints the median seconds of the runs (after one untimed run) and Q.
 """
 
-import argparse
 import statistics
 import sys
 import time
@@ -17,7 +16,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from utils.cli import run_cli  # noqa: E402
+from utils.cli import POSITIVE_INT, Parser, run_cli  # noqa: E402
 from utils.hdr_io import read_hdr  # noqa: E402
 from utils.metrics.hdrvdp.recipes import RECIPES, score  # noqa: E402
 
@@ -31,10 +30,10 @@ def synthetic_pair(h: int = 1000, w: int = 1500) -> tuple[np.ndarray, np.ndarray
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(__doc__)
     p.add_argument("--pair", nargs=2, type=Path, metavar=("PRED", "LABEL"), help="score these files instead")
     p.add_argument("--recipe", choices=sorted(RECIPES), default="sctnet")
-    p.add_argument("--runs", type=int, default=3, help="timed runs (default: %(default)s)")
+    p.add_argument("--runs", type=POSITIVE_INT, default=3, help="timed runs (default: %(default)s)")
     args = p.parse_args(argv)
     pred, label = (read_hdr(args.pair[0]), read_hdr(args.pair[1])) if args.pair else synthetic_pair()
     q = score(pred, label, args.recipe)  # untimed: loads the spectral data and warms the FFT plans

@@ -36,7 +36,7 @@ from fresh_process import in_fresh_process  # noqa: E402
 from official_compare import add_arguments  # noqa: E402
 
 from models import NETWORKS, LFDiff, build_model, count_parameters  # noqa: E402
-from utils.cli import run_cli  # noqa: E402
+from utils.cli import COUNT, POSITIVE_INT, Parser, run_cli  # noqa: E402
 from utils.device import autocast, resolve_device  # noqa: E402
 from utils.engine.inference import TILE_OVERLAP, predict_tiled, tile_starts  # noqa: E402
 from utils.errors import UserError  # noqa: E402
@@ -177,18 +177,18 @@ def bench_network(args: argparse.Namespace, network: str, model: torch.nn.Module
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(__doc__)
     p.add_argument("--model", nargs="+", choices=sorted(NETWORKS), default=["afunet"],
                    help="network(s) to time, one after another in this process, side by side when several "
                         "(default: %(default)s)")  # fmt: skip
     p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=POSITIVE_INT, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--full", action="store_true", help="also time a full 1000x1500 frame (minutes on a CPU)")
-    p.add_argument("--batch", type=int, default=6, help="training-step batch (default: %(default)s)")
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--batch", type=POSITIVE_INT, default=6, help="training-step batch (default: %(default)s)")
+    p.add_argument("--warmup", type=COUNT, default=3)
+    p.add_argument("--runs", type=POSITIVE_INT, default=5)
     p.add_argument("--no_memory", action="store_true", help="skip the peak-memory subprocesses")
-    p.add_argument("--tile", type=int, default=None, help="also time tiled inference (test.py --tile N)")
+    p.add_argument("--tile", type=POSITIVE_INT, default=None, help="also time tiled inference (test.py --tile N)")
     p.add_argument("--tile_frame", default="1000x1500", help="frame for --tile, HxW (default: %(default)s)")
     p.add_argument("--amp", choices=["bf16", "fp16"], default=None,
                    help="also time 256x256 inference and the training step under autocast")  # fmt: skip

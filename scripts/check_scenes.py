@@ -6,7 +6,6 @@ A resampling kernel with negative lobes (cubic) leaves such holes around light s
 (datasets/synthesize.py) must leave none. A label's own black areas far from its lights do not count.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from datasets.layouts import LAYOUTS  # noqa: E402
-from utils.cli import run_cli  # noqa: E402
+from utils.cli import COUNT, Parser, run_cli  # noqa: E402
 from utils.errors import DatasetError  # noqa: E402
 from utils.hdr_io import read_hdr  # noqa: E402
 
@@ -29,10 +28,10 @@ def black_beside_lights(label: np.ndarray, radius: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(__doc__)
     p.add_argument("folder", type=Path, help="a folder of scene folders")
     p.add_argument("--layout", choices=sorted(LAYOUTS), default="kalantari", help="file naming (default: %(default)s)")
-    p.add_argument("--radius", type=int, default=7, help="pixels around the brightest ones (default: %(default)s)")
+    p.add_argument("--radius", type=COUNT, default=7, help="pixels around the brightest ones (default: %(default)s)")
     args = p.parse_args(argv)
     label_name = LAYOUTS[args.layout].label_file_name
     scenes = sorted(d for d in args.folder.iterdir() if (d / label_name).is_file()) if args.folder.is_dir() else []

@@ -8,7 +8,6 @@ weights; a Debevec-style triangle-weighted merge of the three exposures without 
 exposure alone. All go through the same evaluator, protocol and metrics as test.py.
 """
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -21,7 +20,7 @@ from datasets.layouts import add_dataset_arguments  # noqa: E402
 from datasets.testing import TestDataset  # noqa: E402
 from models import DEMO_WEIGHTS, build_model, checkpoint_config, load_model  # noqa: E402
 from models.baselines import ReferenceOnly, TriangleMerge  # noqa: E402
-from utils.cli import run_cli  # noqa: E402
+from utils.cli import SEED, Parser, run_cli  # noqa: E402
 from utils.device import resolve_device  # noqa: E402
 from utils.engine.evaluation import evaluate  # noqa: E402
 from utils.engine.reports import format_comparison, network_label  # noqa: E402
@@ -32,11 +31,11 @@ DEMOS = [str(p.relative_to(ROOT)) for p in DEMO_WEIGHTS.values() if p.is_file()]
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(__doc__)
     add_dataset_arguments(p, None, "dataset preset (default: the bundled sample scenes)")
     p.add_argument("--pretrained_model", nargs="+", default=DEMOS,
                    help="one or more checkpoints (default: the bundled demos that exist)")  # fmt: skip
-    p.add_argument("--seed", type=int, default=443, help="seed of the untrained network's initialisation")
+    p.add_argument("--seed", type=SEED, default=443, help="seed of the untrained network's initialisation")
     p.add_argument("--save_dir", type=Path, default=Path("results/comparison"))
     p.add_argument("--device", default="auto")
     args = p.parse_args(argv)

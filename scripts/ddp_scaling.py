@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from datasets.layouts import LAYOUTS  # noqa: E402
 from datasets.synthesize import synthesize  # noqa: E402
-from utils.cli import run_cli  # noqa: E402
+from utils.cli import COUNT, POSITIVE_INT, Parser, run_cli  # noqa: E402
 from utils.errors import UserError  # noqa: E402
 
 
@@ -43,13 +43,13 @@ def run(processes: int, data: Path, logdir: Path, args: argparse.Namespace) -> d
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--processes", type=int, nargs="+", default=[1, 2], help="process counts (default: 1 2)")
-    p.add_argument("--batch", type=int, default=4, help="global batch (default: %(default)s)")
-    p.add_argument("--patch", type=int, default=64, help="crop size (default: %(default)s)")
-    p.add_argument("--iters", type=int, default=10, help="timed iterations (default: %(default)s)")
-    p.add_argument("--warmup", type=int, default=2, help="iterations before timing (default: %(default)s)")
-    p.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads shared by the processes")
+    p = Parser(__doc__)
+    p.add_argument("--processes", type=POSITIVE_INT, nargs="+", default=[1, 2], help="process counts (default: 1 2)")
+    p.add_argument("--batch", type=POSITIVE_INT, default=4, help="global batch (default: %(default)s)")
+    p.add_argument("--patch", type=POSITIVE_INT, default=64, help="crop size (default: %(default)s)")
+    p.add_argument("--iters", type=POSITIVE_INT, default=10, help="timed iterations (default: %(default)s)")
+    p.add_argument("--warmup", type=COUNT, default=2, help="iterations before timing (default: %(default)s)")
+    p.add_argument("--threads", type=POSITIVE_INT, default=os.cpu_count(), help="CPU threads shared by the processes")
     p.add_argument("--device", default="cpu", help="cpu or cuda (one GPU per process)")
     p.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
     args = p.parse_args(argv)

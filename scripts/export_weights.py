@@ -7,7 +7,6 @@ The file keeps the model config and the run's metadata (arguments, iterations, e
 seconds) plus every --meta KEY=VALUE, and loads through models.official.load_model.
 """
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -15,12 +14,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from utils.checkpoint import export_weights  # noqa: E402
-from utils.cli import run_cli  # noqa: E402
+from utils.cli import Parser, run_cli  # noqa: E402
 from utils.errors import UserError  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(__doc__)
     p.add_argument("checkpoint", type=Path, help="a train.py checkpoint (latest.pth, best.pth, epoch_NNNN.pth)")
     p.add_argument("out", type=Path, help="weights file to write")
     p.add_argument("--meta", nargs="*", default=[], metavar="KEY=VALUE", help="extra metadata to record")

@@ -60,7 +60,7 @@ from gpu_parts import REFERENCE, Sizes, equivalence, tables, tests, write_refere
 from gpu_runs import merge, training  # noqa: E402
 from gpu_timing import networks, side_by_side  # noqa: E402
 
-from utils.cli import run_cli  # noqa: E402
+from utils.cli import POSITIVE, Parser, run_cli  # noqa: E402
 from utils.device import describe_device, resolve_device  # noqa: E402
 from utils.errors import UserError  # noqa: E402
 
@@ -187,9 +187,9 @@ def markdown(results: dict) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(__doc__)
     p.add_argument("out_dir", type=Path, nargs="?", help="folder for gpu_check.json, gpu_check.md, gpu_check.log")
-    p.add_argument("--budget_s", type=float, default=420.0, help="seconds for all parts (default: %(default)s)")
+    p.add_argument("--budget_s", type=POSITIVE, default=420.0, help="seconds for all parts (default: %(default)s)")
     p.add_argument("--device", default="cuda", help="cuda (default), cuda:1, ... or cpu (with --quick: CI)")
     p.add_argument("--quick", action="store_true", help="every part at tiny sizes: tests the script, measures nothing")
     p.add_argument("--parts", nargs="+", choices=list(PARTS), default=list(PARTS), help="only these parts")

@@ -10,7 +10,6 @@ gamma 2.2 at -2/0/+2 EV (1/400, 1/100, 1/25 s at f/8, ISO 100), saved as JPEGs w
 that do not sort by exposure, as a camera numbers its shots.
 """
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
@@ -25,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from datasets.inputs import make_input  # noqa: E402
 from datasets.samples import RADIANCE_DIR, SAMPLES_DIR  # noqa: E402
 from datasets.synthesize import SceneSynthesizer, camera  # noqa: E402
-from utils.cli import run_cli  # noqa: E402
+from utils.cli import Parser, run_cli  # noqa: E402
 from utils.hdr_io import read_hdr, write_hdr  # noqa: E402
 from utils.metrics import psnr_l, psnr_mu  # noqa: E402
 from utils.tonemap import mu_law_8bit  # noqa: E402
@@ -138,7 +137,7 @@ def make_figure(out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(__doc__)
     p.add_argument("--figure", action="store_true", help="also draw readme-img/brackets.png")
     p.add_argument("--figure_only", action="store_true", help="only the figure, from the bundled brackets")
     args = p.parse_args(argv)

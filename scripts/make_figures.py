@@ -8,7 +8,6 @@ mu-law (mu = 5000). training_curve.png: training loss per logged iteration and v
 epoch, read from the run's log.jsonl.
 """
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -28,7 +27,7 @@ from datasets.scene import list_scenes  # noqa: E402
 from datasets.testing import TestDataset  # noqa: E402
 from models import load_model  # noqa: E402
 from models.baselines import TriangleMerge, exposure  # noqa: E402
-from utils.cli import run_cli  # noqa: E402
+from utils.cli import Parser, run_cli  # noqa: E402
 from utils.engine.inference import predict_full  # noqa: E402
 from utils.errors import UserError  # noqa: E402
 from utils.metrics import psnr_mu  # noqa: E402
@@ -90,7 +89,7 @@ def training_curve(log: Path, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(__doc__)
     p.add_argument("--pretrained_model", type=Path, default=DEMO / "AFUNet_synthetic.pth")
     p.add_argument("--log", type=Path, default=DEMO / "AFUNet_synthetic_log.jsonl", help="the run's log.jsonl")
     p.add_argument("--scenes", nargs="+", default=["002", "007"], help="sample scenes to show")

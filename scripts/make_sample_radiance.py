@@ -7,7 +7,6 @@ included); crops of them, downscaled where large, ship with the repository under
 that `python test.py` can synthesize the sample scenes on a fresh clone.
 """
 
-import argparse
 import shutil
 import sys
 from pathlib import Path
@@ -19,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from datasets.samples import RADIANCE_DIR  # noqa: E402
 from datasets.sources import HELD_OUT  # noqa: E402
-from utils.cli import run_cli  # noqa: E402
+from utils.cli import Parser, run_cli  # noqa: E402
 from utils.errors import UserError  # noqa: E402
 from utils.hdr_io import read_hdr, write_hdr  # noqa: E402
 
@@ -41,7 +40,7 @@ LICENCES = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(__doc__)
     p.add_argument("--shared", type=Path, default=Path("../shared/data/hdr-radiance"), help="the radiance-map folder")
     args = p.parse_args(argv)
     assert sorted(CROPS) == sorted(HELD_OUT), "CROPS and datasets.sources.HELD_OUT must name the same files"

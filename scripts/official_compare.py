@@ -20,6 +20,7 @@ from contend import CONDITIONS, competing
 
 from models.common import pad_to_multiple
 from utils.checkpoint import read_checkpoint
+from utils.cli import POSITIVE_INT
 from utils.device import sync_device
 from utils.engine.inference import TEST_PAD
 from utils.errors import UserError
@@ -108,7 +109,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compare_official", type=Path, default=None, metavar="DIR",
                    help="only: time the official model from DIR beside ours (same weights and input, "
                         "alternating; with --full also the full frame)")  # fmt: skip
-    p.add_argument("--compare_batches", type=int, nargs="*", default=[2, 4], help="training batches to compare")
+    p.add_argument("--compare_batches", type=POSITIVE_INT, nargs="*", default=[2, 4], metavar="B",
+                   help="training batches to compare")  # fmt: skip
     p.add_argument("--contend", nargs="+", choices=CONDITIONS, default=["none"],
                    help="with --compare_official: inference rows on an idle machine (none), beside a process "
                         "spinning on one core (busy), beside a second copy of our inference (self); the "

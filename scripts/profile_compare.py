@@ -7,7 +7,6 @@ of one training step or one forward, same weights and input, in one process.
 The official model code is imported from its own folder at run time (see scripts/official_compare.py).
 """
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -19,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_calls import forward_call, load_ours, make_input, training_call  # noqa: E402
 from official_compare import load_official  # noqa: E402
 
-from utils.cli import run_cli  # noqa: E402
+from utils.cli import POSITIVE_INT, Parser, run_cli  # noqa: E402
 
 
 def operator_times(fn) -> dict[str, float]:
@@ -31,12 +30,12 @@ def operator_times(fn) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(__doc__)
     p.add_argument("official_dir", type=Path, help="folder of the official model code")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--batch", type=int, default=2, help="training batch, 128x128 (default: %(default)s)")
-    p.add_argument("--inference", type=int, default=None, metavar="SIZE", help="profile a SIZE x SIZE forward")
-    p.add_argument("--top", type=int, default=20, help="operators to list (default: %(default)s)")
+    p.add_argument("--threads", type=POSITIVE_INT, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--batch", type=POSITIVE_INT, default=2, help="training batch, 128x128 (default: %(default)s)")
+    p.add_argument("--inference", type=POSITIVE_INT, default=None, metavar="SIZE", help="profile a SIZE x SIZE forward")
+    p.add_argument("--top", type=POSITIVE_INT, default=20, help="operators to list (default: %(default)s)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)

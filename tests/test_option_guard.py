@@ -42,8 +42,8 @@ class _Stop(Exception):
     pass
 
 
-def parser_of(script) -> Parser:
-    """The Parser a script's parse_args builds."""
+def parser_of(build) -> Parser:
+    """The Parser that ``build(argv)`` (a script's parse_args, or a tool's main) makes and parses with."""
     captured = {}
 
     def grab(self, *args, **kwargs):
@@ -52,7 +52,7 @@ def parser_of(script) -> Parser:
 
     original, Parser.parse_args = Parser.parse_args, grab
     try:
-        script.parse_args([])
+        build([])
     except _Stop:
         pass
     finally:
@@ -72,7 +72,7 @@ def cases() -> list[tuple[str, str, str, list[str]]]:
     """(script, option, bad value, extra arguments) for every option that takes a value."""
     out = []
     for name, script in SCRIPTS.items():
-        for action in parser_of(script)._actions:
+        for action in parser_of(script.parse_args)._actions:
             if action.nargs == 0:
                 continue  # flags
             option = action.option_strings[0] if action.option_strings else action.dest
