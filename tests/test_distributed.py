@@ -77,25 +77,6 @@ def test_a_global_batch_that_does_not_divide_is_one_line(data_dir, tmp_path, mon
                   "multiple of 4\n"  # fmt: skip
 
 
-EXIT_SCRIPT = """
-import sys, torch.distributed as dist
-from utils.engine.distributed import Ranks, exit_rank
-dist.init_process_group("gloo", init_method="file://" + sys.argv[1], rank=0, world_size=1)
-out = [None]
-dist.gather_object({"rng": 1}, out, dst=0)  # a finished gather, as a checkpoint's leaves behind
-print("saved", out, end="")  # still in the pipe's buffer
-exit_rank(3, Ranks())
-print("not reached")
-"""
-
-
-def test_a_finished_rank_leaves_with_its_code_and_its_output_and_one_process_goes_on(tmp_path):
-    run = subprocess.run([sys.executable, "-c", EXIT_SCRIPT, str(tmp_path / "init")], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert (run.returncode, run.stdout) == (3, "saved [{'rng': 1}]"), run.stderr[-2000:]
-    assert exit_rank(0, Ranks()) is None  # no process group here: the caller goes on
-
-
 def _collective_worker(rank: int, init_file: str, results) -> None:
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
     ranks = Ranks(rank, 2)

@@ -53,7 +53,6 @@ def test_overwrite_removes_the_old_runs_checkpoints_log_and_events(tmp_path):
     with pytest.raises(UserError, match="best.pth, epoch_0050.pth, latest.pth"):
         claim_run_folder(run, 0, resume=None, overwrite=False)
     claim_run_folder(run, 0, resume="auto", overwrite=False)  # continuing is always allowed
-    claim_run_folder(run, 0, resume=None, overwrite=False, main=False)  # another rank: neither refuses nor removes
     assert (run / "latest.pth").is_file()
     claim_run_folder(run, 0, resume=None, overwrite=True)
     assert sorted(p.name for p in run.iterdir()) == ["notes.txt"]  # what a run writes goes, the rest stays

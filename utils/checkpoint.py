@@ -83,15 +83,13 @@ def check_writable(folder: Path, need_bytes: int, what: str = "run folder") -> s
     return None
 
 
-def claim_run_folder(run_dir: Path, need_bytes: int, resume: str | None, overwrite: bool, main: bool = True) -> None:
+def claim_run_folder(run_dir: Path, need_bytes: int, resume: str | None, overwrite: bool) -> None:
     """Make ``run_dir`` ready for a run, or raise a one-line UserError: it must be writable with
     ``need_bytes`` free, and a fresh run (no ``resume``) must not land where another run left checkpoints
     (continue that one with --resume auto, or start over with --overwrite, which first removes its
     checkpoints, log and TensorBoard events, so that no best.pth or log line of the old run passes for the
-    new one's). Only the process that writes (``main``) looks: another rank could see the new run's first
-    checkpoint; a refusal on the main rank ends every rank (torchrun stops the group)."""
-    if not main:
-        return
+    new one's). Under torchrun only rank 0, which writes, looks (``distributed.on_main``): another rank
+    could see the new run's first checkpoint."""
     problem = check_writable(run_dir, need_bytes)
     if problem:
         raise UserError(problem)

@@ -7,6 +7,7 @@ that checks its range at parse time, so that each option's valid range lives whe
 import argparse
 import math
 import sys
+import traceback
 from collections.abc import Callable
 from typing import NoReturn
 
@@ -59,9 +60,21 @@ def run_cli(main: Callable[[list[str] | None], int], argv: list[str] | None = No
     """Run an entry point; report a :class:`UserError` as 'error: <message>' and return 1, Ctrl-C as 130."""
     try:
         return main(argv)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (UserError, KeyboardInterrupt) as e:
+        return report(e)
+
+
+def report(error: BaseException) -> int:
+    """Print ``error`` as an entry point does and return its exit status: a :class:`UserError` as
+    'error: <message>' (1), Ctrl-C as 'interrupted' (130), SystemExit as its status, anything else as its
+    traceback (1)."""
+    if isinstance(error, UserError):
+        print(f"error: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    if isinstance(error, KeyboardInterrupt):
         print("interrupted", file=sys.stderr)
         return 130
+    if isinstance(error, SystemExit):
+        return error.code if isinstance(error.code, int) else 1
+    traceback.print_exception(error)
+    return 1

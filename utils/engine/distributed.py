@@ -7,18 +7,21 @@ loss. Rank 0 alone logs, validates and writes checkpoints; the stop and divergen
 together, so all ranks leave the loop at the same step.
 """
 
+import inspect
 import os
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Sampler
 
+from utils.cli import report
 from utils.device import resolve_device
 from utils.errors import DeviceError, UserError
 
@@ -80,11 +83,12 @@ def rank_device(device_name: str, local_rank: int) -> torch.device:
     return resolve_device(f"cuda:{local_rank}")  # made current before its first allocation: none on GPU 0
 
 
-def shutdown() -> None:
-    """Leave the process group after a failure, if this process joined one (a normal end leaves through
-    :func:`exit_rank` instead)."""
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+def fail_rank(error: BaseException, ranks: Ranks) -> None:
+    """After ``error`` on a torchrun rank still in its process group: report it as the entry point would
+    (``utils.cli.report``) and leave with its status through ``os._exit``, for the reason in
+    :func:`exit_rank`; torchrun then ends the other ranks. In one process, return (the caller re-raises)."""
+    if ranks.enabled and dist.is_available() and dist.is_initialized():
+        _leave(report(error))
 
 
 def exit_rank(code: int, ranks: Ranks) -> None:
@@ -97,15 +101,48 @@ def exit_rank(code: int, ranks: Ranks) -> None:
     #75097)."""
     barrier(ranks)
     if dist.is_available() and dist.is_initialized():
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+        _leave(code)
+
+
+def _leave(code: int) -> NoReturn:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def barrier(ranks: Ranks) -> None:
     """Wait until every rank arrives (the process group's timeout bounds the wait)."""
     if ranks.enabled:
         dist.barrier()
+
+
+def on_main(action: Callable[[], None], ranks: Ranks) -> None:
+    """Run ``action`` (a check that may raise a :class:`UserError`) on rank 0 alone, and share its outcome:
+    after a refusal rank 0 raises it and the other ranks leave quietly with status 1 (``SystemExit``), so
+    that the message is shown once, not followed by the others' "connection closed by peer" tracebacks."""
+    problem = None
+    if ranks.is_main:
+        try:
+            action()
+        except UserError as e:
+            problem = e
+    if ranks.enabled:
+        refused = [problem is not None]
+        dist.broadcast_object_list(refused, src=0)
+        if refused[0] and not ranks.is_main:
+            raise SystemExit(1)
+    if problem is not None:
+        raise problem
+
+
+def wrap_ddp(model: torch.nn.Module, device: torch.device) -> DistributedDataParallel:
+    """``model`` under DDP with a static graph (every step trains the same parameters) and without syncing
+    buffers before each forward (they are constant index tables); PyTorch 2.13 names that option
+    ``forward_sync_buffers``, earlier versions ``broadcast_buffers``."""
+    ids = [device.index] if device.type == "cuda" else None
+    params = inspect.signature(DistributedDataParallel).parameters
+    no_sync = "forward_sync_buffers" if "forward_sync_buffers" in params else "broadcast_buffers"
+    return DistributedDataParallel(model, device_ids=ids, static_graph=True, **{no_sync: False})
 
 
 def share(indices: list[int], ranks: Ranks) -> list[int]:

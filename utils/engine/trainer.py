@@ -3,11 +3,11 @@ in several under torchrun (each rank trains its share of every global batch; see
 
 import math
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -48,7 +48,8 @@ class Trainer:
         self.args, self.ranks = args, ranks or Ranks()
         self.device = device or resolve_device(args.device)
         self.run_dir = Path(args.logdir)
-        claim_run_folder(self.run_dir, CHECKPOINT_SPACE, args.resume, args.overwrite, self.ranks.is_main)
+        claim = partial(claim_run_folder, self.run_dir, CHECKPOINT_SPACE, args.resume, args.overwrite)
+        distributed.on_main(claim, self.ranks)  # checked where checkpoints are written
         use_tensorboard = tensorboard_available() if args.tensorboard is None else args.tensorboard
         if use_tensorboard and not tensorboard_available():
             raise UserError("--tensorboard: the tensorboard package is not installed (pip install tensorboard)")
@@ -73,9 +74,7 @@ class Trainer:
             load_pretrained(self.model, args.init_weights, fresh=getattr(self.model, "fresh_modules", ()))
         self.train_model = self.model
         if self.ranks.enabled:  # static graph: the same parameters (all but the unused embed_norm_div3) every step
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.train_model = DistributedDataParallel(self.model, device_ids=ids, static_graph=True,
-                                                       broadcast_buffers=False)  # constant index tables  # fmt: skip
+            self.train_model = distributed.wrap_ddp(self.model, self.device)
         trainable = [p for p in self.model.parameters() if p.requires_grad]  # not LF-Diff's frozen modules
         self.optimizer = torch.optim.Adam(trainable, lr=args.lr, betas=(0.9, 0.999), eps=1e-8)
         self.epoch, self.iter_in_epoch, self.iteration, self.best = 1, 0, 0, None
@@ -295,6 +294,6 @@ def run_training(args: Any) -> int:
             code = 2
         distributed.exit_rank(code, ranks)
         return code
-    except BaseException:
-        distributed.shutdown()
+    except BaseException as e:
+        distributed.fail_rank(e, ranks)
         raise
