@@ -142,6 +142,19 @@ def test_resume_under_ddp_is_bit_identical_and_works_on_another_process_count(da
     assert "ran on 2 process(es), now 1" in (tmp_path / "other" / "log.jsonl").read_text()
 
 
+@pytest.mark.slow
+def test_a_refusal_on_rank_0_is_its_one_line_and_ends_every_rank(data_dir, tmp_path):
+    argv = train_argv(data_dir, tmp_path / "run", "--no_tensorboard", "--max_iters", "1")
+    assert launch(argv, 2).returncode == 0
+    before = (tmp_path / "run" / "latest.pth").read_bytes()
+    started = time.time()
+    again = launch(argv, 2)  # a fresh run into a folder with checkpoints: rank 0 refuses, rank 1 waits in DDP
+    assert again.returncode != 0 and time.time() - started < 120
+    assert "error: " + str(tmp_path / "run") + " holds another run's latest.pth" in again.stderr
+    assert 'train.py"' not in again.stderr and "utils/" not in again.stderr  # no traceback of ours
+    assert (tmp_path / "run" / "latest.pth").read_bytes() == before
+
+
 def rank_pids(parent: int) -> dict[int, int]:
     """{RANK: pid} of the worker processes below ``parent`` (Linux /proc)."""
     found = {}

@@ -83,11 +83,11 @@ def rank_device(device_name: str, local_rank: int) -> torch.device:
     return resolve_device(f"cuda:{local_rank}")  # made current before its first allocation: none on GPU 0
 
 
-def fail_rank(error: BaseException, ranks: Ranks) -> None:
+def fail_rank(error: BaseException) -> None:
     """After ``error`` on a torchrun rank still in its process group: report it as the entry point would
     (``utils.cli.report``) and leave with its status through ``os._exit``, for the reason in
     :func:`exit_rank`; torchrun then ends the other ranks. In one process, return (the caller re-raises)."""
-    if ranks.enabled and dist.is_available() and dist.is_initialized():
+    if _in_group():
         _leave(report(error))
 
 
@@ -100,8 +100,12 @@ def exit_rank(code: int, ranks: Ranks) -> None:
     in ``std::thread::join`` against ``~AsyncGatherWork`` in ``gil_scoped_acquire``; pytorch/pytorch#56297,
     #75097)."""
     barrier(ranks)
-    if dist.is_available() and dist.is_initialized():
+    if _in_group():
         _leave(code)
+
+
+def _in_group() -> bool:
+    return dist.is_available() and dist.is_initialized()
 
 
 def _leave(code: int) -> NoReturn:

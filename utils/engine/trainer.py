@@ -295,5 +295,5 @@ def run_training(args: Any) -> int:
         distributed.exit_rank(code, ranks)
         return code
     except BaseException as e:
-        distributed.fail_rank(e, ranks)
+        distributed.fail_rank(e)
         raise
